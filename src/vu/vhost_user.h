@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user wire format (QEMU docs/interop/vhost-user.rst).
+ *
+ * The kernel's uapi headers describe vhost (the kernel backend) but not the
+ * vhost-user socket protocol, so the message codes, flags and the payload
+ * layouts that differ from vhost's are defined here, once, for the daemon,
+ * the test front-end and the fuzzers. Payloads that vhost-user shares with
+ * vhost (struct vhost_vring_state, struct vhost_vring_addr) come from
+ * <linux/vhost_types.h>.
+ */
+#ifndef VUFS_VHOST_USER_H
+#define VUFS_VHOST_USER_H
+
+#include <stdint.h>
+#include <linux/vhost_types.h>
+
+enum vhost_user_request {
+	VHOST_USER_NONE = 0,
+	VHOST_USER_GET_FEATURES = 1,
+	VHOST_USER_SET_FEATURES = 2,
+	VHOST_USER_SET_OWNER = 3,
+	VHOST_USER_RESET_OWNER = 4,
+	VHOST_USER_SET_MEM_TABLE = 5,
+	VHOST_USER_SET_LOG_BASE = 6,
+	VHOST_USER_SET_LOG_FD = 7,
+	VHOST_USER_SET_VRING_NUM = 8,
+	VHOST_USER_SET_VRING_ADDR = 9,
+	VHOST_USER_SET_VRING_BASE = 10,
+	VHOST_USER_GET_VRING_BASE = 11,
+	VHOST_USER_SET_VRING_KICK = 12,
+	VHOST_USER_SET_VRING_CALL = 13,
+	VHOST_USER_SET_VRING_ERR = 14,
+	VHOST_USER_GET_PROTOCOL_FEATURES = 15,
+	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
+	VHOST_USER_GET_QUEUE_NUM = 17,
+	VHOST_USER_SET_VRING_ENABLE = 18,
+	VHOST_USER_SEND_RARP = 19,
+	VHOST_USER_NET_SET_MTU = 20,
+	VHOST_USER_SET_BACKEND_REQ_FD = 21,
+	VHOST_USER_IOTLB_MSG = 22,
+	VHOST_USER_SET_VRING_ENDIAN = 23,
+	VHOST_USER_GET_CONFIG = 24,
+	VHOST_USER_SET_CONFIG = 25,
+	VHOST_USER_CREATE_CRYPTO_SESSION = 26,
+	VHOST_USER_CLOSE_CRYPTO_SESSION = 27,
+	VHOST_USER_POSTCOPY_ADVISE = 28,
+	VHOST_USER_POSTCOPY_LISTEN = 29,
+	VHOST_USER_POSTCOPY_END = 30,
+	VHOST_USER_GET_INFLIGHT_FD = 31,
+	VHOST_USER_SET_INFLIGHT_FD = 32,
+	VHOST_USER_GPU_SET_SOCKET = 33,
+	VHOST_USER_RESET_DEVICE = 34,
+	VHOST_USER_VRING_KICK = 35,
+	VHOST_USER_GET_MAX_MEM_SLOTS = 36,
+	VHOST_USER_ADD_MEM_REG = 37,
+	VHOST_USER_REM_MEM_REG = 38,
+	VHOST_USER_SET_STATUS = 39,
+	VHOST_USER_GET_STATUS = 40,
+	VHOST_USER_MAX,
+};
+
+/* Backend-to-frontend requests on the backend channel (SET_BACKEND_REQ_FD). */
+enum vhost_user_backend_request {
+	VHOST_USER_BACKEND_NONE = 0,
+	VHOST_USER_BACKEND_IOTLB_MSG = 1,
+	VHOST_USER_BACKEND_CONFIG_CHANGE_MSG = 2,
+	VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG = 3,
+	/* 4..6 were used by the never-merged virtio-fs DAX patches (FS_MAP/UNMAP/IO). */
+};
+
+/* Header flags. */
+#define VHOST_USER_VERSION 0x1u
+#define VHOST_USER_VERSION_MASK 0x3u
+#define VHOST_USER_REPLY_MASK (1u << 2)
+#define VHOST_USER_NEED_REPLY_MASK (1u << 3)
+
+/* Feature bit that announces the protocol-features extension (GET_FEATURES). */
+#define VHOST_USER_F_PROTOCOL_FEATURES 30
+
+/* Protocol feature bits (GET/SET_PROTOCOL_FEATURES). */
+enum vhost_user_protocol_feature {
+	VHOST_USER_PROTOCOL_F_MQ = 0,
+	VHOST_USER_PROTOCOL_F_LOG_SHMFD = 1,
+	VHOST_USER_PROTOCOL_F_RARP = 2,
+	VHOST_USER_PROTOCOL_F_REPLY_ACK = 3,
+	VHOST_USER_PROTOCOL_F_NET_MTU = 4,
+	VHOST_USER_PROTOCOL_F_BACKEND_REQ = 5,
+	VHOST_USER_PROTOCOL_F_CROSS_ENDIAN = 6,
+	VHOST_USER_PROTOCOL_F_CRYPTO_SESSION = 7,
+	VHOST_USER_PROTOCOL_F_PAGEFAULT = 8,
+	VHOST_USER_PROTOCOL_F_CONFIG = 9,
+	VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD = 10,
+	VHOST_USER_PROTOCOL_F_HOST_NOTIFIER = 11,
+	VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD = 12,
+	VHOST_USER_PROTOCOL_F_RESET_DEVICE = 13,
+	VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS = 14,
+	VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS = 15,
+	VHOST_USER_PROTOCOL_F_STATUS = 16,
+};
+
+/* SET_VRING_KICK/CALL/ERR payload: ring index in the low byte, "no fd" flag. */
+#define VHOST_USER_VRING_IDX_MASK 0xffull
+#define VHOST_USER_VRING_NOFD_MASK (1ull << 8)
+
+/* At most this many fds ride on one message; at most this many regions in SET_MEM_TABLE. */
+#define VHOST_USER_MAX_FDS 8
+#define VHOST_USER_MEMORY_MAX_NREGIONS 8
+
+struct vhost_user_header {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size; /* bytes of payload that follow */
+} __attribute__((packed));
+
+/*
+ * vhost-user memory region. Unlike struct vhost_memory_region it carries the
+ * offset into the fd that backs the region.
+ */
+struct vhost_user_mem_region {
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr; /* the frontend's virtual address: ring addresses use it */
+	uint64_t mmap_offset;
+};
+
+struct vhost_user_memory {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vhost_user_mem_region regions[VHOST_USER_MEMORY_MAX_NREGIONS];
+};
+
+/* ADD_MEM_REG / REM_MEM_REG payload. */
+struct vhost_user_mem_reg {
+	uint64_t padding;
+	struct vhost_user_mem_region region;
+};
+
+union vhost_user_payload {
+	uint64_t u64;
+	struct vhost_vring_state state;
+	struct vhost_vring_addr addr;
+	struct vhost_user_memory memory;
+	struct vhost_user_mem_reg mem_reg;
+};
+
+struct vhost_user_msg {
+	struct vhost_user_header hdr;
+	union vhost_user_payload payload;
+} __attribute__((packed));
+
+#endif /* VUFS_VHOST_USER_H */
