@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef VUFSD_VERSION
+#define VUFSD_VERSION "unknown"
+#endif
+
+enum {
+	OPT_SOCKET_PATH = 256,
+	OPT_FD,
+	OPT_SHARED_DIR,
+	OPT_LOG_LEVEL,
+	OPT_SYSLOG,
+	OPT_CACHE,
+	OPT_NO_READDIRPLUS,
+	OPT_ALLOW_DIRECT_IO,
+	OPT_INODE_LIMIT,
+	OPT_PRINT_CAPS,
+};
+
+static const struct option long_opts[] = {
+	{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "shared-dir", required_argument, NULL, OPT_SHARED_DIR },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "no-readdirplus", no_argument, NULL, OPT_NO_READDIRPLUS },
+	{ "allow-direct-io", no_argument, NULL, OPT_ALLOW_DIRECT_IO },
+	{ "inode-limit", required_argument, NULL, OPT_INODE_LIMIT },
+	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vufsd --socket-path=PATH|--fd=N --shared-dir=DIR [options]\n"
+		"\n"
+		"vhost-user virtio-fs device: serves DIR to a VM through the vhost-user\n"
+		"socket that the VMM (QEMU vhost-user-fs-pci, cloud-hypervisor) connects to.\n"
+		"\n"
+		"Options:\n"
+		"  --socket-path=PATH     listen on this UNIX socket\n"
+		"  --fd=N                 use the already-listening socket on fd N\n"
+		"  --shared-dir=DIR       directory to share with the guest\n"
+		"  --cache=MODE           never|auto|metadata|always (default auto)\n"
+		"  --no-readdirplus       do not offer READDIRPLUS\n"
+		"  --allow-direct-io      honour the guest's O_DIRECT on the host\n"
+		"  --inode-limit=N        hold at most N inodes (fds) for the guest (ENFILE beyond)\n"
+		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
+		"  --syslog               log to syslog instead of stderr\n"
+		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          print the version\n");
+}
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || v > max || *s == '-')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_cache(const char *s, enum fuse_cache_mode *out)
+{
+	if (!strcmp(s, "never") || !strcmp(s, "none"))
+		*out = FUSE_CACHE_NEVER;
+	else if (!strcmp(s, "auto"))
+		*out = FUSE_CACHE_AUTO;
+	else if (!strcmp(s, "metadata"))
+		*out = FUSE_CACHE_METADATA;
+	else if (!strcmp(s, "always"))
+		*out = FUSE_CACHE_ALWAYS;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
+{
+	unsigned long v;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->fd = -1;
+	cfg->log_level = LOG_LVL_INFO;
+	cfg->cache = FUSE_CACHE_AUTO;
+	cfg->readdirplus = true;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET_PATH:
+			cfg->socket_path = optarg;
+			break;
+		case OPT_FD:
+			if (parse_ulong(optarg, INT_MAX, &v) || v < 3) {
+				fprintf(stderr, "vufsd: --fd needs a file descriptor >= 3\n");
+				return CLI_ERROR;
+			}
+			cfg->fd = (int)v;
+			break;
+		case OPT_SHARED_DIR:
+			cfg->shared_dir = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_level_parse(optarg, &cfg->log_level)) {
+				fprintf(stderr, "vufsd: unknown log level '%s'\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_SYSLOG:
+			cfg->syslog = true;
+			break;
+		case OPT_CACHE:
+			if (parse_cache(optarg, &cfg->cache)) {
+				fprintf(stderr, "vufsd: unknown cache mode '%s'\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_NO_READDIRPLUS:
+			cfg->readdirplus = false;
+			break;
+		case OPT_ALLOW_DIRECT_IO:
+			cfg->allow_direct_io = true;
+			break;
+		case OPT_INODE_LIMIT:
+			if (parse_ulong(optarg, ULONG_MAX, &cfg->max_inodes)) {
+				fprintf(stderr, "vufsd: bad --inode-limit '%s'\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_PRINT_CAPS:
+			cfg->print_capabilities = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT;
+		case 'V':
+			printf("vufsd %s\n", VUFSD_VERSION);
+			return CLI_EXIT;
+		default:
+			usage(stderr);
+			return CLI_ERROR;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vufsd: unexpected argument '%s'\n", argv[optind]);
+		return CLI_ERROR;
+	}
+	if (cfg->print_capabilities) {
+		/* libvirt's vhost-user backend description (docs/interop/vhost-user.json). */
+		printf("{\n  \"type\": \"fs\"\n}\n");
+		return CLI_EXIT;
+	}
+	if (!cfg->socket_path == (cfg->fd < 0)) {
+		fprintf(stderr, "vufsd: give exactly one of --socket-path and --fd\n");
+		return CLI_ERROR;
+	}
+	if (!cfg->shared_dir) {
+		fprintf(stderr, "vufsd: --shared-dir is required\n");
+		return CLI_ERROR;
+	}
+	return CLI_RUN;
+}

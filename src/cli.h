@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command line: options compatible with the Rust virtiofsd where they
+ * overlap, parsed into an immutable configuration.
+ */
+#ifndef VUFS_CLI_H
+#define VUFS_CLI_H
+
+#include <stdbool.h>
+
+#include "fuse_session.h"
+#include "log.h"
+
+struct vufs_config {
+	const char *socket_path; /* --socket-path */
+	int fd;                  /* --fd: an already-listening socket, -1 if none */
+	const char *shared_dir;  /* --shared-dir */
+	enum log_level log_level;
+	bool syslog;
+	enum fuse_cache_mode cache;
+	bool readdirplus;
+	bool allow_direct_io;
+	unsigned long max_inodes; /* --inode-limit, 0 = none */
+	bool print_capabilities;
+};
+
+enum cli_result {
+	CLI_RUN,   /* configuration complete: run the daemon */
+	CLI_EXIT,  /* --help/--version/--print-capabilities done: exit 0 */
+	CLI_ERROR, /* bad usage, already reported: exit 1 */
+};
+
+enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg);
+
+#endif /* VUFS_CLI_H */

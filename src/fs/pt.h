@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Passthrough filesystem: serves a host directory tree.
+ *
+ * Knows nothing of the FUSE wire format: callers pass decoded, validated
+ * arguments (names are single path components, checked by the FUSE parser)
+ * and the caller's credentials; every function returns 0 (or a byte count)
+ * or a negative errno that can go to the guest as it is.
+ *
+ * Inodes: each known inode is held as an O_PATH fd, keyed by (st_dev,
+ * st_ino, mount id) so hard links share one node. The guest names it by a
+ * nodeid that is a table index plus generation (never a pointer, never
+ * reused while the guest may hold it); FUSE_ROOT_ID (1) is the shared dir.
+ * Lookup counting follows the FUSE contract: every reply that hands out an
+ * entry adds one, FORGET subtracts what the guest says; the fd is closed
+ * when the count reaches zero and no request is using the inode.
+ *
+ * Names are resolved only relative to a parent's O_PATH fd, never
+ * following symlinks; files are opened for I/O only if they are regular
+ * files or directories (never a device or FIFO a guest created).
+ *
+ * Thread-safe: any number of queue threads may call in concurrently.
+ */
+#ifndef VUFS_PT_H
+#define VUFS_PT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct pt_fs;
+
+#define PT_ROOT_ID 1
+
+/* Who is asking (from the FUSE request header). */
+struct pt_ctx {
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t pid;
+};
+
+struct pt_config {
+	const char *root;         /* the shared directory */
+	bool direct_io_allowed;   /* pass O_DIRECT through to the host */
+	unsigned long max_inodes; /* cap on inodes held (fds), 0 = unlimited */
+};
+
+/* What an entry reply needs. */
+struct pt_entry {
+	uint64_t nodeid;
+	uint64_t generation;
+	struct stat st;
+};
+
+/* pt_setattr: which fields of struct pt_setattr apply. */
+enum {
+	PT_SET_MODE = 1 << 0,
+	PT_SET_UID = 1 << 1,
+	PT_SET_GID = 1 << 2,
+	PT_SET_SIZE = 1 << 3,
+	PT_SET_ATIME = 1 << 4,
+	PT_SET_MTIME = 1 << 5,
+	PT_SET_ATIME_NOW = 1 << 6,
+	PT_SET_MTIME_NOW = 1 << 7,
+	PT_SET_FH = 1 << 8, /* fh is valid: use that open file */
+};
+
+struct pt_setattr {
+	unsigned valid;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	struct timespec atime, mtime;
+	uint64_t fh;
+};
+
+/* One directory entry handed to a readdir consumer. */
+struct pt_dirent {
+	const char *name;
+	size_t namelen;
+	uint64_t ino;
+	unsigned type;     /* DT_* */
+	uint64_t next_off; /* offset of the entry after this one */
+};
+
+struct pt_readdir_sink {
+	/* Would an entry with this name length still fit? */
+	bool (*fits)(void *arg, size_t namelen);
+	/*
+	 * Add one entry; @e is the looked-up entry for READDIRPLUS (NULL for
+	 * plain readdir, and for "." and ".." which are not looked up).
+	 * Returns 0, or a positive value if it did not fit after all.
+	 */
+	int (*add)(void *arg, const struct pt_dirent *d, const struct pt_entry *e);
+	void *arg;
+};
+
+/* Open the shared dir and set up the tables. Returns 0 or -errno (logged). */
+int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out);
+void pt_fs_free(struct pt_fs *fs);
+/* FUSE_DESTROY / device reset: close every handle and forget every inode but the root. */
+void pt_fs_reset(struct pt_fs *fs);
+/* Inodes and handles currently held (for tests, logs and metrics). */
+void pt_fs_counts(struct pt_fs *fs, unsigned long *inodes, unsigned long *handles);
+
+int pt_lookup(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	      struct pt_entry *out);
+/* Drop @nlookup references the guest held on @nodeid (unknown ids are ignored). */
+void pt_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t nlookup);
+int pt_getattr(struct pt_fs *fs, uint64_t nodeid, struct stat *st);
+int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
+	       const struct pt_setattr *sa, struct stat *st);
+int pt_access(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int mask);
+int pt_readlink(struct pt_fs *fs, uint64_t nodeid, char *buf, size_t size);
+int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out);
+
+int pt_mkdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	     mode_t mode, struct pt_entry *out);
+int pt_mknod(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	     mode_t mode, dev_t rdev, struct pt_entry *out);
+int pt_symlink(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	       const char *target, struct pt_entry *out);
+int pt_link(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_t newparent,
+	    const char *newname, struct pt_entry *out);
+int pt_unlink(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name);
+int pt_rmdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name);
+int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const char *oldname,
+	      uint64_t newdir, const char *newname, unsigned flags);
+
+/* @flags are the guest's open flags; the daemon filters them. */
+int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags,
+	    uint64_t *fh);
+int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	      mode_t mode, int flags, struct pt_entry *out, uint64_t *fh);
+/* Read into / write from guest buffers directly. Return bytes or -errno. */
+ssize_t pt_read(struct pt_fs *fs, uint64_t fh, const struct iovec *iov, unsigned cnt,
+		uint64_t off);
+ssize_t pt_write(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh,
+		 const struct iovec *iov, unsigned cnt, uint64_t off);
+int pt_flush(struct pt_fs *fs, uint64_t fh);
+int pt_fsync(struct pt_fs *fs, uint64_t fh, bool datasync);
+int pt_release(struct pt_fs *fs, uint64_t fh);
+
+int pt_opendir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_t *fh);
+/* List from @off; with @plus each entry is looked up (counted like LOOKUP). */
+int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t off, bool plus,
+	       const struct pt_readdir_sink *sink);
+int pt_fsyncdir(struct pt_fs *fs, uint64_t fh, bool datasync);
+int pt_releasedir(struct pt_fs *fs, uint64_t fh);
+
+#endif /* VUFS_PT_H */

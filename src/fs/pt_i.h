@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* Passthrough internals shared by pt_inode.c, pt_cred.c and pt_ops.c. */
+#ifndef VUFS_PT_I_H
+#define VUFS_PT_I_H
+
+#include <pthread.h>
+
+#include "idtable.h"
+#include "pt.h"
+
+struct pt_inode {
+	int fd; /* O_PATH, O_NOFOLLOW: never used for I/O directly */
+	uint64_t nodeid;
+	uint64_t generation;
+	dev_t dev;
+	ino_t ino;
+	uint64_t mnt_id;
+	mode_t type; /* S_IFMT bits: an inode never changes type */
+	/* protected by pt_fs.inode_lock: */
+	uint64_t nlookup;        /* references the guest holds (FUSE lookup count) */
+	uint32_t refs;           /* requests using the inode right now */
+	struct pt_inode *hnext;  /* hash chain by (dev, ino, mnt_id) */
+};
+
+struct pt_handle {
+	int fd;                 /* opened for I/O (regular file or directory) */
+	struct pt_inode *inode; /* holds one ref */
+	bool is_dir;
+	/* protected by pt_fs.handle_lock: */
+	uint32_t refs;
+	/* directory stream state, protected by dir_lock: */
+	pthread_mutex_t dir_lock;
+	char *dir_buf;        /* getdents64 results */
+	size_t dir_len;       /* valid bytes in dir_buf */
+	size_t dir_pos;       /* next unread record in dir_buf */
+	uint64_t dir_next;    /* offset that continues at dir_pos */
+	bool dir_valid;       /* dir_buf/dir_pos describe the stream at dir_next */
+};
+
+struct pt_fs {
+	struct pt_config cfg;
+	int proc_fd; /* /proc/self/fd, to reopen O_PATH fds */
+	bool switch_creds; /* running as root: act as each request's caller */
+	struct pt_inode *root;
+
+	pthread_mutex_t inode_lock;
+	struct idtable inodes;    /* nodeid -> inode */
+	struct pt_inode **hash;   /* (dev, ino, mnt_id) -> inode */
+	size_t hash_size;         /* power of two */
+
+	pthread_mutex_t handle_lock;
+	struct idtable handles;   /* fh -> handle */
+};
+
+/* pt_inode.c */
+int pt_inode_table_init(struct pt_fs *fs);
+void pt_inode_table_fini(struct pt_fs *fs);
+/* Install O_PATH directory @fd (consumed) as FUSE_ROOT_ID, pinned. */
+int pt_inode_set_root(struct pt_fs *fs, int fd);
+/* Take a use reference on @nodeid; NULL (and -ESTALE meaning) if unknown. */
+struct pt_inode *pt_inode_get(struct pt_fs *fs, uint64_t nodeid);
+void pt_inode_put(struct pt_fs *fs, struct pt_inode *inode);
+/*
+ * Find or add the inode that O_PATH @fd (consumed) refers to, and count
+ * one guest lookup on it. Fills @out. Returns 0 or -errno.
+ */
+int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out);
+/* Undo one counted lookup (reply could not be sent). */
+void pt_inode_unlookup(struct pt_fs *fs, uint64_t nodeid);
+void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n);
+void pt_inode_forget_all(struct pt_fs *fs);
+unsigned long pt_inode_count(struct pt_fs *fs);
+
+int pt_handle_add(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir, uint64_t *fh);
+struct pt_handle *pt_handle_get(struct pt_fs *fs, uint64_t fh, bool is_dir);
+void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
+int pt_handle_remove(struct pt_fs *fs, uint64_t fh, bool is_dir);
+void pt_handle_remove_all(struct pt_fs *fs);
+unsigned long pt_handle_count(struct pt_fs *fs);
+
+/* statx of an O_PATH fd into a struct stat; @mnt_id optional. */
+int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
+
+/* pt_cred.c: act as the request's caller on this thread only. */
+struct pt_cred_saved {
+	bool switched;
+};
+int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_cred_saved *saved);
+void pt_cred_leave(struct pt_cred_saved *saved);
+
+#endif /* VUFS_PT_I_H */

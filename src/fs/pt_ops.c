@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "iov.h"
+#include "log.h"
+#include "pt_i.h"
+
+/* getdents64 buffer per open directory. */
+#define PT_DIRBUF_SIZE (32 * 1024)
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static bool have_openat2 = true;
+
+/*
+ * Open one name under @dirfd without following symlinks anywhere and
+ * without leaving @dirfd. The FUSE parser already checked that @name is
+ * one component; openat2 enforces it again in the kernel.
+ */
+static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+
+	if (__atomic_load_n(&have_openat2, __ATOMIC_RELAXED)) {
+		fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOSYS)
+			return -errno;
+		__atomic_store_n(&have_openat2, false, __ATOMIC_RELAXED);
+	}
+	if (strchr(name, '/') || !strcmp(name, "..") || !*name)
+		return -EINVAL;
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Reopen an inode's O_PATH fd for I/O through /proc/self/fd. */
+static int reopen_inode(struct pt_fs *fs, const struct pt_inode *in, int flags)
+{
+	char name[16];
+	int fd;
+
+	snprintf(name, sizeof(name), "%d", in->fd);
+	fd = openat(fs->proc_fd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out)
+{
+	struct pt_fs *fs;
+	int fd, err;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->cfg = *cfg;
+	fs->proc_fd = -1;
+	fs->switch_creds = geteuid() == 0;
+	err = pt_inode_table_init(fs);
+	if (err)
+		goto err_free;
+	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs->proc_fd < 0) {
+		err = -errno;
+		log_err("cannot open /proc/self/fd: %s", strerror(-err));
+		goto err_free;
+	}
+	fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		log_err("cannot open shared directory %s: %s", cfg->root, strerror(-err));
+		goto err_free;
+	}
+	err = pt_inode_set_root(fs, fd);
+	if (err)
+		goto err_free;
+	*out = fs;
+	return 0;
+
+err_free:
+	pt_fs_free(fs);
+	return err;
+}
+
+void pt_fs_free(struct pt_fs *fs)
+{
+	if (!fs)
+		return;
+	pt_handle_remove_all(fs);
+	pt_inode_table_fini(fs);
+	if (fs->proc_fd >= 0)
+		close(fs->proc_fd);
+	free(fs);
+}
+
+void pt_fs_reset(struct pt_fs *fs)
+{
+	unsigned long inodes, handles;
+
+	pt_fs_counts(fs, &inodes, &handles);
+	if (inodes > 1 || handles)
+		log_info("releasing %lu open files and %lu inodes the guest still held", handles,
+			 inodes - 1);
+	pt_handle_remove_all(fs);
+	pt_inode_forget_all(fs);
+}
+
+void pt_fs_counts(struct pt_fs *fs, unsigned long *inodes, unsigned long *handles)
+{
+	*inodes = pt_inode_count(fs);
+	*handles = pt_handle_count(fs);
+}
+
+/* Look @name up under @dir (a referenced inode) and count the lookup. */
+static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
+		     struct pt_entry *out)
+{
+	int fd;
+
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	if (!strcmp(name, ".") || (!strcmp(name, "..") && dir == fs->root)) {
+		/* "." is the directory itself; the share root's parent is the root. */
+		fd = openat(dir->fd, ".", O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	} else if (!strcmp(name, "..")) {
+		fd = openat(dir->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	} else {
+		fd = open_beneath(dir->fd, name, O_PATH, 0);
+	}
+	if (fd < 0)
+		return fd;
+	return pt_inode_insert(fs, fd, out);
+}
+
+int pt_lookup(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	      struct pt_entry *out)
+{
+	struct pt_inode *dir = pt_inode_get(fs, parent);
+	int err;
+
+	(void)ctx;
+	if (!dir)
+		return -ESTALE;
+	err = lookup_in(fs, dir, name, out);
+	pt_inode_put(fs, dir);
+	return err;
+}
+
+void pt_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t nlookup)
+{
+	pt_inode_forget(fs, nodeid, nlookup);
+}
+
+int pt_getattr(struct pt_fs *fs, uint64_t nodeid, struct stat *st)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	int err;
+
+	if (!in)
+		return -ESTALE;
+	err = pt_stat_fd(in->fd, st, NULL);
+	pt_inode_put(fs, in);
+	return err;
+}
+
+static int set_times(struct pt_fs *fs, struct pt_inode *in, int fd, const struct pt_setattr *sa)
+{
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_nsec = UTIME_OMIT },
+	};
+	char name[16];
+
+	if (sa->valid & PT_SET_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (sa->valid & PT_SET_ATIME)
+		ts[0] = sa->atime;
+	if (sa->valid & PT_SET_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (sa->valid & PT_SET_MTIME)
+		ts[1] = sa->mtime;
+	if (fd >= 0)
+		return futimens(fd, ts) < 0 ? -errno : 0;
+	if (utimensat(in->fd, "", ts, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EINVAL || in->type == S_IFLNK)
+		return -errno;
+	/* Kernels before AT_EMPTY_PATH support in utimensat: go through /proc. */
+	snprintf(name, sizeof(name), "%d", in->fd);
+	return utimensat(fs->proc_fd, name, ts, 0) < 0 ? -errno : 0;
+}
+
+int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
+	       const struct pt_setattr *sa, struct stat *st)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_handle *h = NULL;
+	int fd = -1, err = 0;
+
+	(void)ctx;
+	if (!in)
+		return -ESTALE;
+	if (sa->valid & PT_SET_FH) {
+		h = pt_handle_get(fs, sa->fh, false);
+		if (!h || h->inode != in) {
+			err = -EBADF;
+			goto out;
+		}
+		fd = h->fd;
+	}
+	if (sa->valid & PT_SET_MODE) {
+		char name[16];
+
+		if (fd >= 0) {
+			err = fchmod(fd, sa->mode) < 0 ? -errno : 0;
+		} else if (in->type == S_IFLNK) {
+			err = -EOPNOTSUPP; /* Linux has no symlink modes */
+		} else {
+			snprintf(name, sizeof(name), "%d", in->fd);
+			err = fchmodat(fs->proc_fd, name, sa->mode, 0) < 0 ? -errno : 0;
+		}
+		if (err)
+			goto out;
+	}
+	if (sa->valid & (PT_SET_UID | PT_SET_GID)) {
+		uid_t uid = (sa->valid & PT_SET_UID) ? sa->uid : (uid_t)-1;
+		gid_t gid = (sa->valid & PT_SET_GID) ? sa->gid : (gid_t)-1;
+
+		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (sa->valid & PT_SET_SIZE) {
+		if (fd >= 0) {
+			err = ftruncate(fd, (off_t)sa->size) < 0 ? -errno : 0;
+		} else if (in->type != S_IFREG) {
+			err = in->type == S_IFDIR ? -EISDIR : -EINVAL;
+		} else {
+			int tfd = reopen_inode(fs, in, O_WRONLY);
+
+			if (tfd < 0) {
+				err = tfd;
+			} else {
+				err = ftruncate(tfd, (off_t)sa->size) < 0 ? -errno : 0;
+				close(tfd);
+			}
+		}
+		if (err)
+			goto out;
+	}
+	if (sa->valid & (PT_SET_ATIME | PT_SET_MTIME | PT_SET_ATIME_NOW | PT_SET_MTIME_NOW)) {
+		err = set_times(fs, in, fd, sa);
+		if (err)
+			goto out;
+	}
+	err = pt_stat_fd(in->fd, st, NULL);
+out:
+	if (h)
+		pt_handle_put(fs, h);
+	pt_inode_put(fs, in);
+	return err;
+}
+
+int pt_access(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int mask)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_cred_saved cred;
+	char name[16];
+	int err;
+
+	if (!in)
+		return -ESTALE;
+	snprintf(name, sizeof(name), "%d", in->fd);
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (!err) {
+		/* AT_EACCESS: check as the effective (the caller's) ids. */
+		err = faccessat(fs->proc_fd, name, mask, AT_EACCESS) < 0 ? -errno : 0;
+		pt_cred_leave(&cred);
+	}
+	pt_inode_put(fs, in);
+	return err;
+}
+
+int pt_readlink(struct pt_fs *fs, uint64_t nodeid, char *buf, size_t size)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	ssize_t n;
+
+	if (!in)
+		return -ESTALE;
+	if (in->type != S_IFLNK) {
+		pt_inode_put(fs, in);
+		return -EINVAL;
+	}
+	n = readlinkat(in->fd, "", buf, size);
+	if (n < 0)
+		n = -errno;
+	pt_inode_put(fs, in);
+	return (int)n;
+}
+
+int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	int err;
+
+	if (!in)
+		return -ESTALE;
+	err = fstatvfs(in->fd, out) < 0 ? -errno : 0;
+	pt_inode_put(fs, in);
+	return err;
+}
+
+/* What a create-like operation does under its parent, as the caller. */
+enum mk_kind { MK_DIR, MK_NOD, MK_SYMLINK };
+
+static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent,
+		     const char *name, enum mk_kind kind, mode_t mode, dev_t rdev,
+		     const char *target, struct pt_entry *out)
+{
+	struct pt_inode *dir = pt_inode_get(fs, parent);
+	struct pt_cred_saved cred;
+	int err;
+
+	if (!dir)
+		return -ESTALE;
+	if (dir->type != S_IFDIR) {
+		err = -ENOTDIR;
+		goto out;
+	}
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
+		goto out;
+	switch (kind) {
+	case MK_DIR:
+		err = mkdirat(dir->fd, name, mode & 07777) < 0 ? -errno : 0;
+		break;
+	case MK_NOD:
+		err = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
+		break;
+	case MK_SYMLINK:
+		err = symlinkat(target, dir->fd, name) < 0 ? -errno : 0;
+		break;
+	}
+	pt_cred_leave(&cred);
+	if (!err)
+		err = lookup_in(fs, dir, name, out);
+out:
+	pt_inode_put(fs, dir);
+	return err;
+}
+
+int pt_mkdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	     mode_t mode, struct pt_entry *out)
+{
+	return make_node(fs, ctx, parent, name, MK_DIR, mode, 0, NULL, out);
+}
+
+int pt_mknod(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	     mode_t mode, dev_t rdev, struct pt_entry *out)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		rdev = 0;
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		/* A guest-made device node would reach host devices through us. */
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+	return make_node(fs, ctx, parent, name, MK_NOD, mode, rdev, NULL, out);
+}
+
+int pt_symlink(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	       const char *target, struct pt_entry *out)
+{
+	return make_node(fs, ctx, parent, name, MK_SYMLINK, 0, 0, target, out);
+}
+
+int pt_link(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_t newparent,
+	    const char *newname, struct pt_entry *out)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_inode *dir = pt_inode_get(fs, newparent);
+	char name[16];
+	int err;
+
+	(void)ctx;
+	if (!in || !dir) {
+		err = -ESTALE;
+		goto out;
+	}
+	if (dir->type != S_IFDIR) {
+		err = -ENOTDIR;
+		goto out;
+	}
+	if (in->type == S_IFDIR) {
+		err = -EPERM;
+		goto out;
+	}
+	/* Link the inode itself (not a name that may have changed) via its /proc entry. */
+	snprintf(name, sizeof(name), "%d", in->fd);
+	if (linkat(fs->proc_fd, name, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = lookup_in(fs, dir, newname, out);
+out:
+	pt_inode_put(fs, dir);
+	pt_inode_put(fs, in);
+	return err;
+}
+
+static int remove_name(struct pt_fs *fs, uint64_t parent, const char *name, int flags)
+{
+	struct pt_inode *dir = pt_inode_get(fs, parent);
+	int err;
+
+	if (!dir)
+		return -ESTALE;
+	err = unlinkat(dir->fd, name, flags) < 0 ? -errno : 0;
+	pt_inode_put(fs, dir);
+	return err;
+}
+
+int pt_unlink(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name)
+{
+	(void)ctx;
+	return remove_name(fs, parent, name, 0);
+}
+
+int pt_rmdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name)
+{
+	(void)ctx;
+	return remove_name(fs, parent, name, AT_REMOVEDIR);
+}
+
+int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const char *oldname,
+	      uint64_t newdir, const char *newname, unsigned flags)
+{
+	struct pt_inode *od = pt_inode_get(fs, olddir);
+	struct pt_inode *nd = pt_inode_get(fs, newdir);
+	int err;
+
+	(void)ctx;
+	if (!od || !nd) {
+		err = -ESTALE;
+		goto out;
+	}
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+		err = -EINVAL;
+		goto out;
+	}
+	err = renameat2(od->fd, oldname, nd->fd, newname, flags) < 0 ? -errno : 0;
+out:
+	pt_inode_put(fs, nd);
+	pt_inode_put(fs, od);
+	return err;
+}
+
+/* Guest open flags we pass to the host; the rest are the daemon's business. */
+static int filter_open_flags(const struct pt_fs *fs, int flags)
+{
+	int keep = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NOATIME | O_NONBLOCK;
+
+	if (fs->cfg.direct_io_allowed)
+		keep |= O_DIRECT;
+	return (flags & keep) | O_LARGEFILE;
+}
+
+int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags,
+	    uint64_t *fh)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	int fd, err;
+
+	(void)ctx;
+	if (!in)
+		return -ESTALE;
+	if (in->type != S_IFREG) {
+		/* Never open a FIFO or device node for the guest (CVE-2020-35517). */
+		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
+		goto out;
+	}
+	fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	err = pt_handle_add(fs, fd, in, false, fh);
+	if (err)
+		close(fd);
+out:
+	pt_inode_put(fs, in);
+	return err;
+}
+
+int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
+	      mode_t mode, int flags, struct pt_entry *out, uint64_t *fh)
+{
+	struct pt_inode *dir = pt_inode_get(fs, parent);
+	struct pt_inode *in = NULL;
+	struct pt_cred_saved cred;
+	char fdname[16];
+	int fd = -1, pfd, err;
+
+	if (!dir)
+		return -ESTALE;
+	if (dir->type != S_IFDIR) {
+		err = -ENOTDIR;
+		goto out;
+	}
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
+		goto out;
+	fd = open_beneath(dir->fd, name, filter_open_flags(fs, flags) | O_CREAT | (flags & O_EXCL),
+			  mode & 07777);
+	pt_cred_leave(&cred);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	/* The node for the file we just opened, not for whatever the name points at now. */
+	snprintf(fdname, sizeof(fdname), "%d", fd);
+	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
+	if (pfd < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	err = pt_inode_insert(fs, pfd, out);
+	if (err)
+		goto err_close;
+	in = pt_inode_get(fs, out->nodeid);
+	if (!in) {
+		err = -ESTALE;
+		goto err_close;
+	}
+	err = pt_handle_add(fs, fd, in, false, fh);
+	pt_inode_put(fs, in);
+	if (err) {
+		pt_inode_unlookup(fs, out->nodeid);
+		goto err_close;
+	}
+	goto out;
+
+err_close:
+	close(fd);
+out:
+	pt_inode_put(fs, dir);
+	return err;
+}
+
+ssize_t pt_read(struct pt_fs *fs, uint64_t fh, const struct iovec *iov, unsigned cnt,
+		uint64_t off)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	ssize_t n;
+
+	if (!h)
+		return -EBADF;
+	if (off > INT64_MAX)
+		n = -EINVAL;
+	else
+		n = iov_preadv_full(h->fd, iov, cnt, (off_t)off);
+	pt_handle_put(fs, h);
+	return n;
+}
+
+ssize_t pt_write(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh,
+		 const struct iovec *iov, unsigned cnt, uint64_t off)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	ssize_t n;
+
+	(void)ctx;
+	if (!h)
+		return -EBADF;
+	if (off > INT64_MAX)
+		n = -EINVAL;
+	else
+		n = iov_pwritev_full(h->fd, iov, cnt, (off_t)off);
+	pt_handle_put(fs, h);
+	return n;
+}
+
+int pt_flush(struct pt_fs *fs, uint64_t fh)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	int fd, err = 0;
+
+	if (!h)
+		return -EBADF;
+	/* close() of a duplicate: drops POSIX locks and reports deferred errors (NFS). */
+	fd = dup(h->fd);
+	if (fd < 0)
+		err = -errno;
+	else if (close(fd) < 0 && errno != EINTR)
+		err = -errno;
+	pt_handle_put(fs, h);
+	return err;
+}
+
+static int sync_handle(struct pt_fs *fs, uint64_t fh, bool is_dir, bool datasync)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, is_dir);
+	int err;
+
+	if (!h)
+		return -EBADF;
+	err = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
+	pt_handle_put(fs, h);
+	return err;
+}
+
+int pt_fsync(struct pt_fs *fs, uint64_t fh, bool datasync)
+{
+	return sync_handle(fs, fh, false, datasync);
+}
+
+int pt_release(struct pt_fs *fs, uint64_t fh)
+{
+	return pt_handle_remove(fs, fh, false);
+}
+
+int pt_opendir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_t *fh)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	int fd, err;
+
+	(void)ctx;
+	if (!in)
+		return -ESTALE;
+	if (in->type != S_IFDIR) {
+		err = -ENOTDIR;
+		goto out;
+	}
+	fd = reopen_inode(fs, in, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	err = pt_handle_add(fs, fd, in, true, fh);
+	if (err)
+		close(fd);
+out:
+	pt_inode_put(fs, in);
+	return err;
+}
+
+/* Position the stream at @off; keeps buffered entries when continuing where we stopped. */
+static int dir_seek(struct pt_handle *h, uint64_t off)
+{
+	if (h->dir_valid && off == h->dir_next)
+		return 0;
+	if (off > INT64_MAX || lseek(h->fd, (off_t)off, SEEK_SET) < 0)
+		return off > INT64_MAX ? -EINVAL : -errno;
+	h->dir_len = h->dir_pos = 0;
+	h->dir_next = off;
+	h->dir_valid = true;
+	return 0;
+}
+
+int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t off, bool plus,
+	       const struct pt_readdir_sink *sink)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, true);
+	int err = 0;
+
+	(void)ctx;
+	if (!h)
+		return -EBADF;
+	pthread_mutex_lock(&h->dir_lock);
+	if (!h->dir_buf) {
+		h->dir_buf = malloc(PT_DIRBUF_SIZE);
+		if (!h->dir_buf) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	err = dir_seek(h, off);
+	if (err)
+		goto out;
+	for (;;) {
+		struct linux_dirent64 *de;
+		struct pt_dirent d;
+		struct pt_entry e;
+		bool dot;
+		int r;
+
+		if (h->dir_pos >= h->dir_len) {
+			long n = syscall(SYS_getdents64, h->fd, h->dir_buf, PT_DIRBUF_SIZE);
+
+			if (n < 0) {
+				err = -errno;
+				h->dir_valid = false;
+				goto out;
+			}
+			if (n == 0)
+				break; /* end of directory */
+			h->dir_len = (size_t)n;
+			h->dir_pos = 0;
+		}
+		de = (struct linux_dirent64 *)(h->dir_buf + h->dir_pos);
+		d.name = de->d_name;
+		d.namelen = strnlen(de->d_name, de->d_reclen - offsetof(struct linux_dirent64,
+									   d_name));
+		d.ino = de->d_ino;
+		d.type = de->d_type;
+		d.next_off = (uint64_t)de->d_off;
+		if (!sink->fits(sink->arg, d.namelen))
+			break;
+		dot = !strcmp(d.name, ".") || !strcmp(d.name, "..");
+		if (plus && !dot) {
+			r = lookup_in(fs, h->inode, d.name, &e);
+			if (r < 0) {
+				/* Gone since getdents, or not ours to show: skip it. */
+				h->dir_pos += de->d_reclen;
+				h->dir_next = d.next_off;
+				continue;
+			}
+		}
+		if (plus && dot) {
+			memset(&e, 0, sizeof(e));
+			e.st.st_ino = d.ino;
+			e.st.st_mode = (mode_t)DTTOIF(d.type);
+		}
+		r = sink->add(sink->arg, &d, plus ? &e : NULL);
+		if (r) {
+			if (plus && !dot)
+				pt_inode_unlookup(fs, e.nodeid);
+			break;
+		}
+		h->dir_pos += de->d_reclen;
+		h->dir_next = d.next_off;
+	}
+out:
+	pthread_mutex_unlock(&h->dir_lock);
+	pt_handle_put(fs, h);
+	return err;
+}
+
+int pt_fsyncdir(struct pt_fs *fs, uint64_t fh, bool datasync)
+{
+	return sync_handle(fs, fh, true, datasync);
+}
+
+int pt_releasedir(struct pt_fs *fs, uint64_t fh)
+{
+	return pt_handle_remove(fs, fh, true);
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* FUSE layer internals shared by fuse_session.c and fuse_reply.c. */
+#ifndef VUFS_FUSE_I_H
+#define VUFS_FUSE_I_H
+
+#include <linux/fuse.h>
+#include <pthread.h>
+
+#include "fuse_session.h"
+#include "pt.h"
+
+struct fuse_session {
+	struct pt_fs *fs;
+	struct fuse_conf conf;
+	/* Entry/attribute validity for replies, from the cache mode. */
+	uint64_t entry_timeout_s;
+	uint64_t attr_timeout_s;
+
+	pthread_mutex_t init_lock; /* serialises INIT and DESTROY */
+	bool initialized;          /* atomic: INIT done (acquire before reading below) */
+	uint32_t proto_minor;      /* negotiated minor version */
+	uint64_t conn_flags;       /* negotiated FUSE_* init flags */
+	uint32_t max_write;
+};
+
+struct fuse_thread {
+	struct fuse_session *se;
+	uint8_t *args;     /* private copy of a request's arguments */
+	uint8_t *reply;    /* reply assembly (READDIR, READLINK) */
+	size_t reply_size;
+	struct iovec *iov; /* windows into guest buffers (READ/WRITE payload) */
+	unsigned iov_max;
+};
+
+struct fuse_req {
+	struct fuse_session *se;
+	struct fuse_thread *t;
+	struct fuse_in_header in; /* private copy */
+	struct pt_ctx ctx;
+	const struct iovec *in_iov; /* readable part (WRITE payload stays there) */
+	unsigned in_cnt;
+	const struct iovec *out_iov; /* writable part */
+	unsigned out_cnt;
+	size_t out_len;
+	uint32_t written; /* bytes of reply written */
+	bool replied;
+};
+
+/* Room for a reply payload after the fuse_out_header. */
+static inline size_t fuse_reply_room(const struct fuse_req *req)
+{
+	return req->out_len > sizeof(struct fuse_out_header)
+		       ? req->out_len - sizeof(struct fuse_out_header)
+		       : 0;
+}
+
+/*
+ * The one reply path: header + payload (@iov, @cnt) copied into the
+ * writable part after checking it fits; errno sanitised to (-512, 0].
+ * A reply that does not fit becomes an error reply (-ERANGE... or nothing
+ * if not even a header fits). Returns 0 if the reply went out as asked.
+ */
+int fuse_reply(struct fuse_req *req, int error, const struct iovec *iov, unsigned cnt);
+int fuse_reply_err(struct fuse_req *req, int error);
+int fuse_reply_buf(struct fuse_req *req, const void *buf, size_t size);
+/* Entry replies count a lookup; if the reply cannot be sent it is undone. */
+int fuse_reply_entry(struct fuse_req *req, const struct pt_entry *e);
+int fuse_reply_create(struct fuse_req *req, const struct pt_entry *e, uint64_t fh,
+		      uint32_t open_flags);
+int fuse_reply_attr(struct fuse_req *req, const struct stat *st);
+/* Mark a request that takes no reply (FORGET, INTERRUPT). */
+void fuse_reply_none(struct fuse_req *req);
+/* Header for a payload the caller already placed after the header (READ). */
+int fuse_reply_header_only(struct fuse_req *req, size_t payload_len);
+
+void fuse_fill_attr(const struct stat *st, struct fuse_attr *attr);
+void fuse_fill_entry(const struct fuse_session *se, const struct pt_entry *e,
+		     struct fuse_entry_out *out);
+
+#endif /* VUFS_FUSE_I_H */

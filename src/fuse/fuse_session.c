@@ -1,0 +1,906 @@
+// SPDX-License-Identifier: MIT
+/*
+ * FUSE request decoding and dispatch.
+ *
+ * Flow: fuse_session_handle copies the fuse_in_header and the argument
+ * block out of guest memory (WRITE data excepted: it is never interpreted
+ * and goes to pwritev in place), checks in.len against what the chain
+ * holds, finds the opcode's row in fuse_ops (minimum argument size, whether
+ * it replies), and calls do_<op>, which reads its arguments only through
+ * struct fuse_buf and calls pt_<op>. Replies go through fuse_reply.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "fuse_buf.h"
+#include "fuse_i.h"
+#include "iov.h"
+#include "log.h"
+
+/* Oldest protocol we speak: 7.27 (Linux 4.18) has every struct at its current size but INIT's. */
+#define FUSE_MIN_MINOR 27
+/* Background requests the guest may queue (the kernel's default is 12). */
+#define FUSE_MAX_BACKGROUND 64
+/* Readdir replies we assemble at most (the kernel asks for a page or so). */
+#define FUSE_MAX_READDIR (128u * 1024)
+
+/*
+ * INIT flags we offer, each a deliberate choice:
+ * ASYNC_READ       reads may be issued in parallel: we have no ordering to keep.
+ * ATOMIC_O_TRUNC   OPEN carries O_TRUNC and we apply it on the host, saving a SETATTR.
+ * BIG_WRITES       writes larger than a page (required with max_write 1 MiB).
+ * AUTO_INVAL_DATA  the guest drops cached pages when it sees mtime/size change
+ *                  (host-side changes become visible).
+ * DO_READDIRPLUS,  READDIRPLUS returns attributes with names (ls -l in one round trip),
+ * READDIRPLUS_AUTO and the guest uses it adaptively.
+ * ASYNC_DIO        direct I/O requests may be split and sent in parallel.
+ * PARALLEL_DIROPS  lookups/readdirs in one directory need not be serialised by the guest.
+ * MAX_PAGES        honour max_pages so 1 MiB requests are possible.
+ * INIT_EXT         read flags2 (none wanted yet; kept so the guest sends the full struct).
+ * Not offered yet: POSIX_LOCKS/FLOCK_LOCKS (guest-local locks until host locks
+ * are forwarded), WRITEBACK_CACHE, EXPORT_SUPPORT, HANDLE_KILLPRIV_V2,
+ * SETXATTR_EXT, POSIX_ACL, SUBMOUNTS, DAX, SECURITY_CTX.
+ */
+#define FUSE_WANTED_FLAGS                                                                 \
+	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
+	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
+	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT)
+
+typedef void (*fuse_op_fn)(struct fuse_req *req, struct fuse_buf *in);
+
+struct fuse_op_desc {
+	const char *name;
+	fuse_op_fn fn;
+	size_t min_in; /* fixed-size part of the arguments */
+};
+
+static bool session_ready(struct fuse_session *se)
+{
+	return __atomic_load_n(&se->initialized, __ATOMIC_ACQUIRE);
+}
+
+static int open_reply_flags(const struct fuse_session *se, bool dir)
+{
+	switch (se->conf.cache) {
+	case FUSE_CACHE_NEVER:
+		return dir ? 0 : FOPEN_DIRECT_IO;
+	case FUSE_CACHE_ALWAYS:
+		return dir ? FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE : FOPEN_KEEP_CACHE;
+	default:
+		return 0;
+	}
+}
+
+static void do_init(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_session *se = req->se;
+	struct fuse_init_in arg = { 0 };
+	struct fuse_init_out out = { 0 };
+	const void *p;
+	uint64_t flags;
+	size_t arg_size;
+
+	/* 7.36 grew fuse_init_in to 64 bytes; older guests send the first 16. */
+	arg_size = fuse_buf_left(in) >= sizeof(arg) ? sizeof(arg)
+						    : offsetof(struct fuse_init_in, flags2);
+	if (fuse_buf_take(in, arg_size, &p)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	memcpy(&arg, p, arg_size);
+	flags = arg.flags;
+	if ((arg.flags & FUSE_INIT_EXT) && arg_size == sizeof(arg))
+		flags |= (uint64_t)arg.flags2 << 32;
+
+	out.major = FUSE_KERNEL_VERSION;
+	out.minor = FUSE_KERNEL_MINOR_VERSION;
+	if (arg.major > FUSE_KERNEL_VERSION) {
+		/* The guest retries INIT with our major version. */
+		fuse_reply_buf(req, &out, FUSE_COMPAT_INIT_OUT_SIZE);
+		return;
+	}
+	if (arg.major < FUSE_KERNEL_VERSION || arg.minor < FUSE_MIN_MINOR) {
+		log_err("guest speaks FUSE %u.%u; %d.%d or newer is needed", arg.major, arg.minor,
+			FUSE_KERNEL_VERSION, FUSE_MIN_MINOR);
+		fuse_reply_err(req, -EPROTO);
+		return;
+	}
+
+	pthread_mutex_lock(&se->init_lock);
+	if (session_ready(se)) {
+		/* A rebooted guest starts over without DESTROY: forget the old session. */
+		log_info("INIT on a live session: the guest restarted; dropping its old state");
+		pt_fs_reset(se->fs);
+	}
+	se->proto_minor = arg.minor < FUSE_KERNEL_MINOR_VERSION ? arg.minor
+								 : FUSE_KERNEL_MINOR_VERSION;
+	se->conn_flags = flags & FUSE_WANTED_FLAGS;
+	if (!se->conf.readdirplus)
+		se->conn_flags &= ~(uint64_t)(FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO);
+	se->max_write = FUSE_SESSION_MAX_WRITE;
+	out.max_readahead = arg.max_readahead;
+	out.flags = (uint32_t)se->conn_flags;
+	out.flags2 = (uint32_t)(se->conn_flags >> 32);
+	out.max_background = FUSE_MAX_BACKGROUND;
+	out.congestion_threshold = FUSE_MAX_BACKGROUND * 3 / 4;
+	out.max_write = se->max_write;
+	out.time_gran = 1;
+	out.max_pages = (uint16_t)(se->max_write / 4096);
+	__atomic_store_n(&se->initialized, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&se->init_lock);
+
+	log_info("FUSE session: guest %u.%u, negotiated 7.%u, flags 0x%llx, max_write %u",
+		 arg.major, arg.minor, se->proto_minor, (unsigned long long)se->conn_flags,
+		 se->max_write);
+	fuse_reply_buf(req, &out, sizeof(out));
+}
+
+static void session_drop_state(struct fuse_session *se)
+{
+	pthread_mutex_lock(&se->init_lock);
+	__atomic_store_n(&se->initialized, false, __ATOMIC_RELEASE);
+	pt_fs_reset(se->fs);
+	pthread_mutex_unlock(&se->init_lock);
+}
+
+static void do_destroy(struct fuse_req *req, struct fuse_buf *in)
+{
+	(void)in;
+	log_info("FUSE session destroyed by the guest");
+	session_drop_state(req->se);
+	fuse_reply_err(req, 0);
+}
+
+static void do_forget(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_forget_in arg;
+
+	if (!FUSE_BUF_TAKE_OBJ(in, &arg))
+		pt_forget(req->se->fs, req->in.nodeid, arg.nlookup);
+	fuse_reply_none(req);
+}
+
+static void do_batch_forget(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_batch_forget_in arg;
+
+	fuse_reply_none(req);
+	if (FUSE_BUF_TAKE_OBJ(in, &arg))
+		return;
+	for (uint32_t i = 0; i < arg.count; i++) {
+		struct fuse_forget_one one;
+
+		if (FUSE_BUF_TAKE_OBJ(in, &one)) {
+			log_guest(LOG_LVL_WARN, "BATCH_FORGET claims %u entries, carries %u",
+				  arg.count, i);
+			return;
+		}
+		pt_forget(req->se->fs, one.nodeid, one.nlookup);
+	}
+}
+
+static void do_interrupt(struct fuse_req *req, struct fuse_buf *in)
+{
+	(void)in;
+	/* Requests run to completion on their queue thread; nothing to interrupt. */
+	fuse_reply_none(req);
+}
+
+static void do_lookup(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct pt_entry e;
+	const char *name;
+	int err;
+
+	err = fuse_buf_take_name(in, 1, &name);
+	if (!err)
+		err = pt_lookup(req->se->fs, &req->ctx, req->in.nodeid, name, &e);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void do_getattr(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_getattr_in arg;
+	struct stat st;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = pt_getattr(req->se->fs, req->in.nodeid, &st);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st);
+}
+
+static void do_setattr(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_setattr_in arg;
+	struct pt_setattr sa = { 0 };
+	struct stat st;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (err)
+		goto out;
+	if (arg.valid & FATTR_MODE) {
+		sa.valid |= PT_SET_MODE;
+		sa.mode = arg.mode & 07777;
+	}
+	if (arg.valid & FATTR_UID) {
+		sa.valid |= PT_SET_UID;
+		sa.uid = arg.uid;
+	}
+	if (arg.valid & FATTR_GID) {
+		sa.valid |= PT_SET_GID;
+		sa.gid = arg.gid;
+	}
+	if (arg.valid & FATTR_SIZE) {
+		if (arg.size > INT64_MAX) {
+			err = -EFBIG;
+			goto out;
+		}
+		sa.valid |= PT_SET_SIZE;
+		sa.size = arg.size;
+	}
+	if (arg.valid & FATTR_ATIME_NOW) {
+		sa.valid |= PT_SET_ATIME_NOW;
+	} else if (arg.valid & FATTR_ATIME) {
+		if (arg.atimensec >= 1000000000u) {
+			err = -EINVAL;
+			goto out;
+		}
+		sa.valid |= PT_SET_ATIME;
+		sa.atime.tv_sec = (time_t)arg.atime;
+		sa.atime.tv_nsec = arg.atimensec;
+	}
+	if (arg.valid & FATTR_MTIME_NOW) {
+		sa.valid |= PT_SET_MTIME_NOW;
+	} else if (arg.valid & FATTR_MTIME) {
+		if (arg.mtimensec >= 1000000000u) {
+			err = -EINVAL;
+			goto out;
+		}
+		sa.valid |= PT_SET_MTIME;
+		sa.mtime.tv_sec = (time_t)arg.mtime;
+		sa.mtime.tv_nsec = arg.mtimensec;
+	}
+	if (arg.valid & FATTR_FH) {
+		sa.valid |= PT_SET_FH;
+		sa.fh = arg.fh;
+	}
+	/* FATTR_CTIME (set by the kernel alongside others) cannot be set on a host; it follows. */
+	err = pt_setattr(req->se->fs, &req->ctx, req->in.nodeid, &sa, &st);
+out:
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st);
+}
+
+static void do_readlink(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_thread *t = req->t;
+	size_t room = fuse_reply_room(req);
+	int n;
+
+	(void)in;
+	if (room > PATH_MAX)
+		room = PATH_MAX;
+	if (room > t->reply_size)
+		room = t->reply_size;
+	n = pt_readlink(req->se->fs, req->in.nodeid, (char *)t->reply, room);
+	if (n < 0)
+		fuse_reply_err(req, n);
+	else
+		fuse_reply_buf(req, t->reply, (size_t)n);
+}
+
+static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
+{
+	const char *name, *target;
+	struct pt_entry e;
+	int err;
+
+	err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		err = fuse_buf_take_str(in, PATH_MAX - 1, &target);
+	if (!err && !*target)
+		err = -ENOENT;
+	if (!err)
+		err = pt_symlink(req->se->fs, &req->ctx, req->in.nodeid, name, target, &e);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_mknod_in arg;
+	const char *name;
+	struct pt_entry e;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		err = pt_mknod(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
+			       (dev_t)arg.rdev, &e);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void do_mkdir(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_mkdir_in arg;
+	const char *name;
+	struct pt_entry e;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		err = pt_mkdir(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, &e);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void do_unlink(struct fuse_req *req, struct fuse_buf *in)
+{
+	const char *name;
+	int err;
+
+	err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		err = pt_unlink(req->se->fs, &req->ctx, req->in.nodeid, name);
+	fuse_reply_err(req, err);
+}
+
+static void do_rmdir(struct fuse_req *req, struct fuse_buf *in)
+{
+	const char *name;
+	int err;
+
+	err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		err = pt_rmdir(req->se->fs, &req->ctx, req->in.nodeid, name);
+	fuse_reply_err(req, err);
+}
+
+static void rename_common(struct fuse_req *req, struct fuse_buf *in, uint64_t newdir,
+			  unsigned flags)
+{
+	const char *oldname, *newname;
+	int err;
+
+	err = fuse_buf_take_name(in, 0, &oldname);
+	if (!err)
+		err = fuse_buf_take_name(in, 0, &newname);
+	if (!err)
+		err = pt_rename(req->se->fs, &req->ctx, req->in.nodeid, oldname, newdir, newname,
+				flags);
+	fuse_reply_err(req, err);
+}
+
+static void do_rename(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_rename_in arg;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	rename_common(req, in, arg.newdir, 0);
+}
+
+static void do_rename2(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_rename2_in arg;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	rename_common(req, in, arg.newdir, arg.flags);
+}
+
+static void do_link(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_link_in arg;
+	const char *name;
+	struct pt_entry e;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		err = pt_link(req->se->fs, &req->ctx, arg.oldnodeid, req->in.nodeid, name, &e);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void reply_open(struct fuse_req *req, uint64_t fh, bool dir)
+{
+	struct fuse_open_out out = {
+		.fh = fh,
+		.open_flags = (uint32_t)open_reply_flags(req->se, dir),
+	};
+
+	if (fuse_reply_buf(req, &out, sizeof(out))) {
+		if (dir)
+			pt_releasedir(req->se->fs, fh);
+		else
+			pt_release(req->se->fs, fh);
+	}
+}
+
+static void do_open(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_open_in arg;
+	uint64_t fh;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.flags, &fh);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		reply_open(req, fh, false);
+}
+
+static void do_create(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_create_in arg;
+	const char *name;
+	struct pt_entry e;
+	uint64_t fh;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
+				(int)arg.flags, &e, &fh);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_create(req, &e, fh, (uint32_t)open_reply_flags(req->se, false));
+}
+
+static void do_read(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_read_in arg;
+	size_t room = fuse_reply_room(req);
+	size_t size, got;
+	unsigned cnt;
+	ssize_t n;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	size = arg.size;
+	if (size > req->se->max_write)
+		size = req->se->max_write;
+	if (size > room)
+		size = room;
+	/* Read straight into the guest's buffers, after the reply header. */
+	cnt = iov_window(req->out_iov, req->out_cnt, sizeof(struct fuse_out_header), size,
+			 req->t->iov, req->t->iov_max, &got);
+	n = pt_read(req->se->fs, arg.fh, req->t->iov, cnt, arg.offset);
+	if (n < 0)
+		fuse_reply_err(req, (int)n);
+	else
+		fuse_reply_header_only(req, (size_t)n);
+}
+
+static void do_write(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_write_in arg;
+	struct fuse_write_out out = { 0 };
+	size_t data_off = sizeof(struct fuse_in_header) + sizeof(arg);
+	size_t got;
+	unsigned cnt;
+	ssize_t n;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	/* The data must be exactly what the header says follows the struct. */
+	if (arg.size != req->in.len - data_off || arg.size > req->se->max_write) {
+		log_guest(LOG_LVL_WARN, "WRITE of %u bytes in a request of %u", arg.size,
+			  req->in.len);
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	cnt = iov_window(req->in_iov, req->in_cnt, data_off, arg.size, req->t->iov,
+			 req->t->iov_max, &got);
+	if (got != arg.size) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	n = pt_write(req->se->fs, &req->ctx, arg.fh, req->t->iov, cnt, arg.offset);
+	if (n < 0) {
+		fuse_reply_err(req, (int)n);
+		return;
+	}
+	out.size = (uint32_t)n;
+	fuse_reply_buf(req, &out, sizeof(out));
+}
+
+static void do_statfs(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_statfs_out out = { 0 };
+	struct statvfs sv;
+	int err;
+
+	(void)in;
+	err = pt_statfs(req->se->fs, req->in.nodeid, &sv);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	out.st.blocks = sv.f_blocks;
+	out.st.bfree = sv.f_bfree;
+	out.st.bavail = sv.f_bavail;
+	out.st.files = sv.f_files;
+	out.st.ffree = sv.f_ffree;
+	out.st.bsize = (uint32_t)sv.f_bsize;
+	out.st.namelen = (uint32_t)sv.f_namemax;
+	out.st.frsize = (uint32_t)sv.f_frsize;
+	fuse_reply_buf(req, &out, sizeof(out));
+}
+
+static void do_release(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_release_in arg;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = req->in.opcode == FUSE_RELEASEDIR ? pt_releasedir(req->se->fs, arg.fh)
+							: pt_release(req->se->fs, arg.fh);
+	fuse_reply_err(req, err);
+}
+
+static void do_fsync(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_fsync_in arg;
+	bool datasync;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err) {
+		datasync = arg.fsync_flags & FUSE_FSYNC_FDATASYNC;
+		err = req->in.opcode == FUSE_FSYNCDIR ? pt_fsyncdir(req->se->fs, arg.fh, datasync)
+						      : pt_fsync(req->se->fs, arg.fh, datasync);
+	}
+	fuse_reply_err(req, err);
+}
+
+static void do_flush(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_flush_in arg;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = pt_flush(req->se->fs, arg.fh);
+	fuse_reply_err(req, err);
+}
+
+static void do_opendir(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_open_in arg;
+	uint64_t fh;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = pt_opendir(req->se->fs, &req->ctx, req->in.nodeid, &fh);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		reply_open(req, fh, true);
+}
+
+/* Assembles READDIR/READDIRPLUS records in the thread's reply buffer. */
+struct dir_fill {
+	struct fuse_req *req;
+	uint8_t *buf;
+	size_t size; /* what the guest asked for, within what it gave */
+	size_t used;
+	bool plus;
+};
+
+static size_t dirent_size(bool plus, size_t namelen)
+{
+	return FUSE_DIRENT_ALIGN((plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET) + namelen);
+}
+
+static bool dir_fits(void *arg, size_t namelen)
+{
+	struct dir_fill *f = arg;
+
+	return dirent_size(f->plus, namelen) <= f->size - f->used;
+}
+
+static int dir_add(void *arg, const struct pt_dirent *d, const struct pt_entry *e)
+{
+	struct dir_fill *f = arg;
+	size_t rec = dirent_size(f->plus, d->namelen);
+	struct fuse_dirent *de;
+
+	if (rec > f->size - f->used)
+		return 1;
+	memset(f->buf + f->used, 0, rec); /* padding must not leak daemon memory */
+	if (f->plus) {
+		struct fuse_direntplus *dp = (struct fuse_direntplus *)(f->buf + f->used);
+
+		/* "." and ".." carry nodeid 0: the guest does not instantiate them. */
+		fuse_fill_entry(f->req->se, e, &dp->entry_out);
+		de = &dp->dirent;
+	} else {
+		de = (struct fuse_dirent *)(f->buf + f->used);
+	}
+	de->ino = d->ino;
+	de->off = d->next_off;
+	de->namelen = (uint32_t)d->namelen;
+	de->type = d->type;
+	memcpy(de->name, d->name, d->namelen);
+	f->used += rec;
+	return 0;
+}
+
+static void do_readdir(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_read_in arg;
+	struct dir_fill f = {
+		.req = req,
+		.buf = req->t->reply,
+		.plus = req->in.opcode == FUSE_READDIRPLUS,
+	};
+	struct pt_readdir_sink sink = { .fits = dir_fits, .add = dir_add, .arg = &f };
+	int err;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	f.size = arg.size;
+	if (f.size > fuse_reply_room(req))
+		f.size = fuse_reply_room(req);
+	if (f.size > req->t->reply_size)
+		f.size = req->t->reply_size;
+	err = pt_readdir(req->se->fs, &req->ctx, arg.fh, arg.offset, f.plus, &sink);
+	/* Entries already added were counted as lookups: they must go out. */
+	if (err && !f.used)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, f.buf, f.used);
+	if (f.plus && req->written < sizeof(struct fuse_out_header) + f.used) {
+		/* The reply did not go out: give back the lookups it carried. */
+		for (size_t off = 0; off < f.used;) {
+			struct fuse_direntplus *dp = (struct fuse_direntplus *)(f.buf + off);
+
+			if (dp->entry_out.nodeid)
+				pt_forget(req->se->fs, dp->entry_out.nodeid, 1);
+			off += dirent_size(true, dp->dirent.namelen);
+		}
+	}
+}
+
+static void do_access(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_access_in arg;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = pt_access(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.mask);
+	fuse_reply_err(req, err);
+}
+
+/* One row per opcode; min_in is checked before the decoder runs. */
+static const struct fuse_op_desc fuse_ops[] = {
+	[FUSE_LOOKUP] = { "LOOKUP", do_lookup, 2 },
+	[FUSE_FORGET] = { "FORGET", do_forget, sizeof(struct fuse_forget_in) },
+	[FUSE_GETATTR] = { "GETATTR", do_getattr, sizeof(struct fuse_getattr_in) },
+	[FUSE_SETATTR] = { "SETATTR", do_setattr, sizeof(struct fuse_setattr_in) },
+	[FUSE_READLINK] = { "READLINK", do_readlink, 0 },
+	[FUSE_SYMLINK] = { "SYMLINK", do_symlink, 4 },
+	[FUSE_MKNOD] = { "MKNOD", do_mknod, sizeof(struct fuse_mknod_in) + 2 },
+	[FUSE_MKDIR] = { "MKDIR", do_mkdir, sizeof(struct fuse_mkdir_in) + 2 },
+	[FUSE_UNLINK] = { "UNLINK", do_unlink, 2 },
+	[FUSE_RMDIR] = { "RMDIR", do_rmdir, 2 },
+	[FUSE_RENAME] = { "RENAME", do_rename, sizeof(struct fuse_rename_in) + 4 },
+	[FUSE_LINK] = { "LINK", do_link, sizeof(struct fuse_link_in) + 2 },
+	[FUSE_OPEN] = { "OPEN", do_open, sizeof(struct fuse_open_in) },
+	[FUSE_READ] = { "READ", do_read, sizeof(struct fuse_read_in) },
+	[FUSE_WRITE] = { "WRITE", do_write, sizeof(struct fuse_write_in) },
+	[FUSE_STATFS] = { "STATFS", do_statfs, 0 },
+	[FUSE_RELEASE] = { "RELEASE", do_release, sizeof(struct fuse_release_in) },
+	[FUSE_FSYNC] = { "FSYNC", do_fsync, sizeof(struct fuse_fsync_in) },
+	[FUSE_FLUSH] = { "FLUSH", do_flush, sizeof(struct fuse_flush_in) },
+	[FUSE_INIT] = { "INIT", do_init, 16 },
+	[FUSE_OPENDIR] = { "OPENDIR", do_opendir, sizeof(struct fuse_open_in) },
+	[FUSE_READDIR] = { "READDIR", do_readdir, sizeof(struct fuse_read_in) },
+	[FUSE_RELEASEDIR] = { "RELEASEDIR", do_release, sizeof(struct fuse_release_in) },
+	[FUSE_FSYNCDIR] = { "FSYNCDIR", do_fsync, sizeof(struct fuse_fsync_in) },
+	[FUSE_ACCESS] = { "ACCESS", do_access, sizeof(struct fuse_access_in) },
+	[FUSE_CREATE] = { "CREATE", do_create, sizeof(struct fuse_create_in) + 2 },
+	[FUSE_INTERRUPT] = { "INTERRUPT", do_interrupt, sizeof(struct fuse_interrupt_in) },
+	[FUSE_DESTROY] = { "DESTROY", do_destroy, 0 },
+	[FUSE_BATCH_FORGET] = { "BATCH_FORGET", do_batch_forget,
+				sizeof(struct fuse_batch_forget_in) },
+	[FUSE_READDIRPLUS] = { "READDIRPLUS", do_readdir, sizeof(struct fuse_read_in) },
+	[FUSE_RENAME2] = { "RENAME2", do_rename2, sizeof(struct fuse_rename2_in) + 4 },
+};
+
+static const struct fuse_op_desc *op_desc(uint32_t opcode)
+{
+	if (opcode >= sizeof(fuse_ops) / sizeof(fuse_ops[0]) || !fuse_ops[opcode].fn)
+		return NULL;
+	return &fuse_ops[opcode];
+}
+
+int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned qidx,
+			const struct iovec *iov, unsigned in_cnt, size_t in_len,
+			unsigned out_cnt, size_t out_len, uint32_t *written)
+{
+	struct fuse_req req = {
+		.se = se,
+		.t = t,
+		.in_iov = iov,
+		.in_cnt = in_cnt,
+		.out_iov = iov + in_cnt,
+		.out_cnt = out_cnt,
+		.out_len = out_len,
+	};
+	const struct fuse_op_desc *desc;
+	struct fuse_buf in;
+	size_t args_len;
+
+	*written = 0;
+	if (in_len < sizeof(req.in) ||
+	    iov_to_buf(iov, in_cnt, 0, &req.in, sizeof(req.in)) != sizeof(req.in)) {
+		log_guest(LOG_LVL_WARN, "queue %u: request of %zu bytes has no FUSE header", qidx,
+			  in_len);
+		return 0; /* nothing to reply to */
+	}
+	req.ctx.uid = req.in.uid;
+	req.ctx.gid = req.in.gid;
+	req.ctx.pid = req.in.pid;
+	desc = op_desc(req.in.opcode);
+	log_debug("queue %u: unique %llu %s (%u) nodeid 0x%llx len %u", qidx,
+		  (unsigned long long)req.in.unique, desc ? desc->name : "?", req.in.opcode,
+		  (unsigned long long)req.in.nodeid, req.in.len);
+
+	if (req.in.len != in_len) {
+		log_guest(LOG_LVL_WARN, "request %llu: header says %u bytes, chain holds %zu",
+			  (unsigned long long)req.in.unique, req.in.len, in_len);
+		fuse_reply_err(&req, -EINVAL);
+		goto out;
+	}
+	if (!desc) {
+		fuse_reply_err(&req, -ENOSYS);
+		goto out;
+	}
+	if (!session_ready(se) && req.in.opcode != FUSE_INIT) {
+		log_guest(LOG_LVL_WARN, "%s before INIT", desc->name);
+		fuse_reply_err(&req, -EIO);
+		goto out;
+	}
+	/* WRITE data stays in guest memory; everything else is copied and parsed. */
+	args_len = req.in.len - sizeof(req.in);
+	if (req.in.opcode == FUSE_WRITE && args_len > sizeof(struct fuse_write_in))
+		args_len = sizeof(struct fuse_write_in);
+	if (args_len > FUSE_SESSION_MAX_ARGS) {
+		log_guest(LOG_LVL_WARN, "%s with %zu bytes of arguments", desc->name, args_len);
+		fuse_reply_err(&req, -E2BIG);
+		goto out;
+	}
+	if (args_len < desc->min_in) {
+		log_guest(LOG_LVL_WARN, "%s with %zu bytes of arguments, needs %zu", desc->name,
+			  args_len, desc->min_in);
+		fuse_reply_err(&req, -EINVAL);
+		goto out;
+	}
+	iov_to_buf(iov, in_cnt, sizeof(req.in), t->args, args_len);
+	fuse_buf_init(&in, t->args, args_len);
+	desc->fn(&req, &in);
+	if (!req.replied) {
+		log_err("%s: decoder returned without a reply", desc->name);
+		fuse_reply_err(&req, -EIO);
+	}
+out:
+	*written = req.written;
+	return 0;
+}
+
+int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse_session **out)
+{
+	struct fuse_session *se = calloc(1, sizeof(*se));
+
+	if (!se)
+		return -ENOMEM;
+	se->fs = fs;
+	se->conf = *conf;
+	switch (conf->cache) {
+	case FUSE_CACHE_NEVER:
+		se->entry_timeout_s = se->attr_timeout_s = 0;
+		break;
+	case FUSE_CACHE_AUTO:
+		se->entry_timeout_s = se->attr_timeout_s = 1;
+		break;
+	default:
+		se->entry_timeout_s = se->attr_timeout_s = 86400;
+		break;
+	}
+	pthread_mutex_init(&se->init_lock, NULL);
+	*out = se;
+	return 0;
+}
+
+void fuse_session_free(struct fuse_session *se)
+{
+	if (!se)
+		return;
+	pthread_mutex_destroy(&se->init_lock);
+	free(se);
+}
+
+void fuse_session_reset(struct fuse_session *se)
+{
+	session_drop_state(se);
+}
+
+struct fuse_thread *fuse_thread_new(struct fuse_session *se, unsigned iov_max)
+{
+	struct fuse_thread *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->se = se;
+	t->args = malloc(FUSE_SESSION_MAX_ARGS);
+	t->reply_size = FUSE_MAX_READDIR > PATH_MAX ? FUSE_MAX_READDIR : PATH_MAX;
+	t->reply = malloc(t->reply_size);
+	t->iov_max = iov_max;
+	t->iov = calloc(iov_max, sizeof(*t->iov));
+	if (!t->args || !t->reply || !t->iov) {
+		fuse_thread_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void fuse_thread_free(struct fuse_thread *t)
+{
+	if (!t)
+		return;
+	free(t->args);
+	free(t->reply);
+	free(t->iov);
+	free(t);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * FUSE protocol over virtio-fs: decode one request from the readable part
+ * of a descriptor chain, run it against the passthrough filesystem, and
+ * encode the reply into the writable part. Knows nothing of vhost-user:
+ * it sees iovecs that already point into (bounds-checked) guest memory.
+ *
+ * Re-entrant: any number of queue threads may call fuse_session_handle at
+ * once, each with its own thread context.
+ */
+#ifndef VUFS_FUSE_SESSION_H
+#define VUFS_FUSE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct pt_fs;
+struct fuse_session;
+struct fuse_thread;
+
+enum fuse_cache_mode {
+	FUSE_CACHE_NEVER,    /* direct I/O, no attribute or entry caching */
+	FUSE_CACHE_AUTO,     /* 1 s timeouts, page cache dropped on open */
+	FUSE_CACHE_METADATA, /* long attribute/entry timeouts, page cache dropped on open */
+	FUSE_CACHE_ALWAYS,   /* long timeouts, page cache kept across opens */
+};
+
+struct fuse_conf {
+	enum fuse_cache_mode cache;
+	bool readdirplus; /* offer READDIRPLUS */
+};
+
+/* Largest WRITE (and READ) we negotiate: 1 MiB. */
+#define FUSE_SESSION_MAX_WRITE (1u << 20)
+/* Largest argument block we copy for anything but WRITE (SETXATTR value + name + header). */
+#define FUSE_SESSION_MAX_ARGS (64u * 1024 + 4096)
+
+int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse_session **out);
+void fuse_session_free(struct fuse_session *se);
+/* Device reset: drop the guest's state; the next request must be INIT. */
+void fuse_session_reset(struct fuse_session *se);
+
+/*
+ * Per-thread scratch buffers, for chains of at most @iov_max iovecs;
+ * NULL on allocation failure.
+ */
+struct fuse_thread *fuse_thread_new(struct fuse_session *se, unsigned iov_max);
+void fuse_thread_free(struct fuse_thread *t);
+
+/*
+ * Serve one request. @iov[0..in_cnt) is readable (in_len bytes), the next
+ * out_cnt entries are writable (out_len bytes). *@written gets the reply's
+ * length (0 when the request has no reply, e.g. FORGET, or no reply can be
+ * sent at all). Malformed requests get an error reply; returns 0, or a
+ * negative errno only if the thread can no longer work.
+ */
+int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned qidx,
+			const struct iovec *iov, unsigned in_cnt, size_t in_len,
+			unsigned out_cnt, size_t out_len, uint32_t *written);
+
+#endif /* VUFS_FUSE_SESSION_H */

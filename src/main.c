@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vufsd: startup order only. Parse the command line, open the shared
+ * directory, listen, wait for the frontend, serve it until it disconnects
+ * or we are told to stop, then clean up.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fuse_session.h"
+#include "log.h"
+#include "pt.h"
+#include "vu_dev.h"
+#include "vu_sock.h"
+
+struct daemon {
+	struct vufs_config cfg;
+	struct pt_fs *fs;
+	struct fuse_session *se;
+};
+
+static int vufs_handle(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
+		       uint32_t *written)
+{
+	struct daemon *dm = opaque;
+
+	if (!ctx)
+		return -ENOMEM;
+	return fuse_session_handle(dm->se, ctx, qidx, elem->iov, elem->in_cnt, elem->in_len,
+				   elem->out_cnt, elem->out_len, written);
+}
+
+static void *vufs_thread_init(void *opaque, unsigned qidx)
+{
+	struct daemon *dm = opaque;
+	struct fuse_thread *t = fuse_thread_new(dm->se, VQ_MAX_IOV);
+
+	if (!t)
+		log_err("queue %u: out of memory for request buffers", qidx);
+	return t;
+}
+
+static void vufs_thread_fini(void *opaque, void *ctx)
+{
+	(void)opaque;
+	fuse_thread_free(ctx);
+}
+
+static void vufs_reset(void *opaque)
+{
+	struct daemon *dm = opaque;
+
+	fuse_session_reset(dm->se);
+}
+
+static const struct vu_dev_ops vufs_ops = {
+	.handle = vufs_handle,
+	.thread_init = vufs_thread_init,
+	.thread_fini = vufs_thread_fini,
+	.reset = vufs_reset,
+};
+
+/* Block the stop signals in every thread and return a signalfd for them. */
+static int setup_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -EINVAL;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Wait for the frontend; returns the connection, 0 if stopped first, or -errno. */
+static int wait_frontend(int listen_fd, int sig_fd)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = listen_fd, .events = POLLIN },
+			{ .fd = sig_fd, .events = POLLIN },
+		};
+		int fd;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd[1].revents & POLLIN)
+			return 0;
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != EINTR && errno != ECONNABORTED)
+			return -errno;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon dm = { 0 };
+	struct pt_config pcfg = { 0 };
+	struct fuse_conf fconf = { 0 };
+	struct vu_dev *dev = NULL;
+	int listen_fd = -1, conn = -1, sig_fd = -1;
+	int err, ret = EXIT_FAILURE;
+
+	switch (cli_parse(argc, argv, &dm.cfg)) {
+	case CLI_EXIT:
+		return EXIT_SUCCESS;
+	case CLI_ERROR:
+		return EXIT_FAILURE;
+	case CLI_RUN:
+		break;
+	}
+	log_init(dm.cfg.log_level, dm.cfg.syslog);
+
+	sig_fd = setup_signals();
+	if (sig_fd < 0) {
+		log_err("cannot set up signal handling: %s", strerror(-sig_fd));
+		goto out;
+	}
+	pcfg.root = dm.cfg.shared_dir;
+	pcfg.direct_io_allowed = dm.cfg.allow_direct_io;
+	pcfg.max_inodes = dm.cfg.max_inodes;
+	err = pt_fs_new(&pcfg, &dm.fs);
+	if (err)
+		goto out;
+	fconf.cache = dm.cfg.cache;
+	fconf.readdirplus = dm.cfg.readdirplus;
+	err = fuse_session_new(dm.fs, &fconf, &dm.se);
+	if (err)
+		goto out;
+
+	if (dm.cfg.fd >= 0) {
+		listen_fd = dm.cfg.fd;
+	} else {
+		listen_fd = vu_sock_listen(dm.cfg.socket_path);
+		if (listen_fd < 0)
+			goto out;
+	}
+	log_info("serving %s on %s", dm.cfg.shared_dir,
+		 dm.cfg.socket_path ? dm.cfg.socket_path : "the given fd");
+	conn = wait_frontend(listen_fd, sig_fd);
+	if (conn <= 0) {
+		if (conn < 0)
+			log_err("accept failed: %s", strerror(-conn));
+		ret = conn < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+		goto out;
+	}
+	/* One frontend per daemon, like every vhost-user-fs backend: stop listening. */
+	close(listen_fd);
+	listen_fd = -1;
+	if (dm.cfg.socket_path)
+		unlink(dm.cfg.socket_path);
+	log_info("frontend connected");
+
+	dev = malloc(sizeof(*dev));
+	if (!dev || vu_dev_init(dev, conn, VU_MAX_QUEUES, &vufs_ops, &dm)) {
+		log_err("cannot set up the device");
+		free(dev);
+		dev = NULL;
+		goto out;
+	}
+	err = vu_dev_run(dev, sig_fd);
+	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;
+
+out:
+	if (dev) {
+		vu_dev_fini(dev);
+		free(dev);
+	}
+	if (conn > 0)
+		close(conn);
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		if (dm.cfg.socket_path)
+			unlink(dm.cfg.socket_path);
+	}
+	fuse_session_free(dm.se);
+	pt_fs_free(dm.fs);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	log_info("exiting (%s)", ret == EXIT_SUCCESS ? "clean" : "error");
+	return ret;
+}

@@ -1,0 +1,704 @@
+// SPDX-License-Identifier: MIT
+#include "vu_dev.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "log.h"
+#include "vu_sock.h"
+
+/* How often a queue in "no kick fd" mode looks at its ring. */
+#define VU_POLL_MODE_MS 1
+
+uint64_t vu_dev_features(void)
+{
+	return (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+}
+
+uint64_t vu_dev_protocol_features(void)
+{
+	return (1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+	       (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |
+	       (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |
+	       (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+	       (1ull << VHOST_USER_PROTOCOL_F_STATUS);
+}
+
+const char *vu_request_name(uint32_t request)
+{
+	static const char *const names[VHOST_USER_MAX] = {
+		[VHOST_USER_GET_FEATURES] = "GET_FEATURES",
+		[VHOST_USER_SET_FEATURES] = "SET_FEATURES",
+		[VHOST_USER_SET_OWNER] = "SET_OWNER",
+		[VHOST_USER_RESET_OWNER] = "RESET_OWNER",
+		[VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
+		[VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
+		[VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
+		[VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
+		[VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
+		[VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
+		[VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
+		[VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
+		[VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
+		[VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
+		[VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+		[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+		[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+		[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VHOST_USER_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
+		[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
+		[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
+		[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
+		[VHOST_USER_VRING_KICK] = "VRING_KICK",
+		[VHOST_USER_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+		[VHOST_USER_ADD_MEM_REG] = "ADD_MEM_REG",
+		[VHOST_USER_REM_MEM_REG] = "REM_MEM_REG",
+		[VHOST_USER_SET_STATUS] = "SET_STATUS",
+		[VHOST_USER_GET_STATUS] = "GET_STATUS",
+	};
+
+	if (request < VHOST_USER_MAX && names[request])
+		return names[request];
+	return "UNKNOWN";
+}
+
+static bool has_feature(const struct vu_dev *d, unsigned bit)
+{
+	return d->features & (1ull << bit);
+}
+
+static bool has_protocol_feature(const struct vu_dev *d, unsigned bit)
+{
+	return d->protocol_features & (1ull << bit);
+}
+
+void vu_dev_set_broken(struct vu_dev *d, const char *why)
+{
+	if (__atomic_exchange_n(&d->broken, true, __ATOMIC_SEQ_CST))
+		return;
+	log_err("device broken: %s; queues stopped until the frontend resets the device", why);
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		int fd = __atomic_load_n(&d->queues[i].err_fd, __ATOMIC_RELAXED);
+
+		if (fd >= 0 && eventfd_write(fd, 1) < 0)
+			log_warn("queue %u: cannot signal the error eventfd: %m", i);
+	}
+}
+
+static void queue_notify(struct vu_queue *q)
+{
+	if (q->call_fd < 0)
+		return;
+	if (eventfd_write(q->call_fd, 1) < 0)
+		log_guest(LOG_LVL_WARN, "queue %u: call eventfd write failed: %m", q->index);
+}
+
+/* Pop and serve everything available. Returns false once the device is broken. */
+static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+{
+	struct vu_dev *d = q->dev;
+
+	for (;;) {
+		uint32_t written = 0;
+		int r;
+
+		if (__atomic_load_n(&d->broken, __ATOMIC_RELAXED))
+			return false;
+		if (!__atomic_load_n(&q->enabled, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&q->stop, __ATOMIC_RELAXED))
+			return true;
+		r = vq_pop(&q->vq, elem);
+		if (r == 0)
+			return true;
+		if (r < 0) {
+			vu_dev_set_broken(d, "malformed virtqueue");
+			return false;
+		}
+		r = d->ops->handle(d->opaque, ctx, q->index, elem, &written);
+		if (r < 0) {
+			vu_dev_set_broken(d, "request handler failed");
+			return false;
+		}
+		if (written > elem->out_len)
+			written = (uint32_t)elem->out_len;
+		vq_push(&q->vq, elem->head, written);
+		if (vq_should_notify(&q->vq))
+			queue_notify(q);
+	}
+}
+
+static void *queue_thread(void *arg)
+{
+	struct vu_queue *q = arg;
+	struct vu_dev *d = q->dev;
+	struct vq_elem *elem;
+	void *ctx = NULL;
+
+	elem = malloc(sizeof(*elem));
+	if (!elem) {
+		vu_dev_set_broken(d, "out of memory starting a queue");
+		return NULL;
+	}
+	if (d->ops->thread_init)
+		ctx = d->ops->thread_init(d->opaque, q->index);
+	log_debug("queue %u: thread started (size %u, base %u)", q->index, q->num, q->base);
+
+	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd[2] = {
+			{ .fd = q->wake_fd, .events = POLLIN },
+			{ .fd = q->kick_fd, .events = POLLIN },
+		};
+		eventfd_t v;
+		int r;
+
+		if (!queue_process(q, ctx, elem))
+			break;
+		r = poll(pfd, q->poll_mode ? 1 : 2, q->poll_mode ? VU_POLL_MODE_MS : -1);
+		if (r < 0 && errno != EINTR) {
+			vu_dev_set_broken(d, "poll on the kick eventfd failed");
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			eventfd_read(q->wake_fd, &v);
+		if (!q->poll_mode && (pfd[1].revents & POLLIN))
+			eventfd_read(q->kick_fd, &v);
+		if (!q->poll_mode && (pfd[1].revents & (POLLERR | POLLNVAL))) {
+			vu_dev_set_broken(d, "kick eventfd failed");
+			break;
+		}
+	}
+	/* Wait for the stop request so the control thread's join is the only exit path. */
+	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd = { .fd = q->wake_fd, .events = POLLIN };
+		eventfd_t v;
+
+		if (poll(&pfd, 1, -1) > 0)
+			eventfd_read(q->wake_fd, &v);
+	}
+	if (d->ops->thread_fini)
+		d->ops->thread_fini(d->opaque, ctx);
+	free(elem);
+	log_debug("queue %u: thread stopped at avail %u", q->index, q->vq.last_avail_idx);
+	return NULL;
+}
+
+/* Translate the ring addresses and start the thread. Returns 0 or -errno. */
+static int queue_start(struct vu_dev *d, struct vu_queue *q)
+{
+	void *desc, *avail, *used;
+	int err;
+
+	if (q->running || !q->kicked || __atomic_load_n(&d->broken, __ATOMIC_RELAXED))
+		return 0;
+	if (!q->num || !q->addr_set) {
+		log_err("queue %u: kicked before its size and addresses were set", q->index);
+		return -EINVAL;
+	}
+	desc = vu_mem_qva_contig(&d->mem, q->desc_qva, vq_desc_size(q->num));
+	avail = vu_mem_qva_contig(&d->mem, q->avail_qva, vq_avail_size(q->num));
+	used = vu_mem_qva_contig(&d->mem, q->used_qva, vq_used_size(q->num));
+	if (!desc || !avail || !used) {
+		log_err("queue %u: ring addresses are not in guest memory", q->index);
+		return -EFAULT;
+	}
+	if ((uintptr_t)desc % 16 || (uintptr_t)avail % 2 || (uintptr_t)used % 4) {
+		log_err("queue %u: misaligned ring", q->index);
+		return -EINVAL;
+	}
+	/* num <= VQ_MAX_SIZE (32768) fits in 16 bits. */
+	vq_setup(&q->vq, (uint16_t)q->num, desc, avail, used, &d->mem, q->base,
+		 has_feature(d, VIRTIO_RING_F_EVENT_IDX),
+		 has_feature(d, VIRTIO_RING_F_INDIRECT_DESC));
+	q->stop = false;
+	err = pthread_create(&q->thread, NULL, queue_thread, q);
+	if (err) {
+		log_err("queue %u: cannot start thread: %s", q->index, strerror(err));
+		return -err;
+	}
+	q->running = true;
+	return 0;
+}
+
+/* Stop the thread after the request in hand; remember where it stopped. */
+static void queue_stop(struct vu_queue *q)
+{
+	if (!q->running)
+		return;
+	__atomic_store_n(&q->stop, true, __ATOMIC_RELEASE);
+	eventfd_write(q->wake_fd, 1);
+	pthread_join(q->thread, NULL);
+	q->running = false;
+	q->base = q->vq.last_avail_idx;
+}
+
+static void queues_stop_all(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->max_queues; i++)
+		queue_stop(&d->queues[i]);
+}
+
+/* Restart every queue that should run; a failure breaks the device. */
+static void queues_start_all(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		if (queue_start(d, &d->queues[i]) < 0)
+			vu_dev_set_broken(d, "cannot restart a queue");
+	}
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Back to the state after SET_OWNER: nothing configured, nothing running. */
+static void queue_reset(struct vu_queue *q)
+{
+	queue_stop(q);
+	close_fd(&q->kick_fd);
+	close_fd(&q->call_fd);
+	close_fd(&q->err_fd);
+	q->num = 0;
+	q->base = 0;
+	q->addr_set = false;
+	q->kicked = false;
+	q->poll_mode = false;
+	q->enabled = true;
+}
+
+static void dev_reset(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->max_queues; i++)
+		queue_reset(&d->queues[i]);
+	__atomic_store_n(&d->broken, false, __ATOMIC_SEQ_CST);
+	d->features = 0;
+	d->status = 0;
+	if (d->ops->reset)
+		d->ops->reset(d->opaque);
+}
+
+int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu_dev_ops *ops,
+		void *opaque)
+{
+	memset(d, 0, sizeof(*d));
+	if (max_queues < 1 || max_queues > VU_MAX_QUEUES)
+		return -EINVAL;
+	d->sock = sock;
+	d->backend_fd = -1;
+	d->max_queues = max_queues;
+	d->ops = ops;
+	d->opaque = opaque;
+	vu_mem_init(&d->mem);
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
+		struct vu_queue *q = &d->queues[i];
+
+		q->dev = d;
+		q->index = i;
+		q->kick_fd = q->call_fd = q->err_fd = -1;
+		q->enabled = true;
+		q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->wake_fd < 0) {
+			int err = -errno;
+
+			while (i--)
+				close(d->queues[i].wake_fd);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void vu_dev_fini(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->max_queues; i++)
+		queue_reset(&d->queues[i]);
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		close_fd(&d->queues[i].wake_fd);
+	close_fd(&d->backend_fd);
+	vu_mem_clear(&d->mem);
+}
+
+/* Check the payload size and fd count a request must carry. */
+static int expect(const struct vhost_user_msg *msg, size_t size, unsigned nfds, unsigned want_fds)
+{
+	if (msg->hdr.size != size) {
+		log_err("vhost-user: %s with %u payload bytes, expected %zu",
+			vu_request_name(msg->hdr.request), msg->hdr.size, size);
+		return -EINVAL;
+	}
+	if (nfds != want_fds) {
+		log_err("vhost-user: %s with %u fds, expected %u", vu_request_name(msg->hdr.request),
+			nfds, want_fds);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int get_queue(struct vu_dev *d, uint64_t index, struct vu_queue **out)
+{
+	if (index >= d->max_queues) {
+		log_err("vhost-user: queue index %llu out of range (%u queues)",
+			(unsigned long long)index, d->max_queues);
+		return -EINVAL;
+	}
+	*out = &d->queues[index];
+	return 0;
+}
+
+static int set_mem_table(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
+			 unsigned nfds)
+{
+	struct vhost_user_memory mem;
+	const struct vhost_user_memory *m = &mem;
+	int err = 0;
+
+	memcpy(&mem, &msg->payload.memory, sizeof(mem)); /* aligned copy of the packed payload */
+	if (msg->hdr.size < offsetof(struct vhost_user_memory, regions) ||
+	    m->nregions > VHOST_USER_MEMORY_MAX_NREGIONS ||
+	    msg->hdr.size < offsetof(struct vhost_user_memory, regions) +
+				    m->nregions * sizeof(m->regions[0]) ||
+	    nfds != m->nregions) {
+		log_err("vhost-user: SET_MEM_TABLE with %u regions, %u fds, %u bytes", m->nregions,
+			nfds, msg->hdr.size);
+		return -EINVAL;
+	}
+	queues_stop_all(d);
+	vu_mem_clear(&d->mem);
+	for (unsigned i = 0; i < m->nregions && !err; i++)
+		err = vu_mem_add(&d->mem, &m->regions[i], fds[i]);
+	if (err)
+		vu_mem_clear(&d->mem);
+	queues_start_all(d);
+	return err;
+}
+
+static int set_vring_fd(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
+			unsigned nfds)
+{
+	uint64_t v = msg->payload.u64;
+	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
+	struct vu_queue *q;
+	int err, fd = -1;
+
+	err = expect(msg, sizeof(uint64_t), nfds, nofd ? 0 : 1);
+	if (!err)
+		err = get_queue(d, v & VHOST_USER_VRING_IDX_MASK, &q);
+	if (err)
+		return err;
+	if (!nofd) {
+		fd = fds[0];
+		fds[0] = -1; /* taken */
+	}
+	switch (msg->hdr.request) {
+	case VHOST_USER_SET_VRING_KICK:
+		/* A new kick fd (re)starts the ring (spec: "ring starts when ... kick"). */
+		queue_stop(q);
+		close_fd(&q->kick_fd);
+		q->kick_fd = fd;
+		q->poll_mode = nofd;
+		q->kicked = true;
+		return queue_start(d, q);
+	case VHOST_USER_SET_VRING_CALL: {
+		bool was_running = q->running;
+
+		/* The thread may be writing to the old fd: swap only while it is stopped. */
+		queue_stop(q);
+		close_fd(&q->call_fd);
+		q->call_fd = fd;
+		return was_running ? queue_start(d, q) : 0;
+	}
+	default: /* SET_VRING_ERR */
+		__atomic_store_n(&q->err_fd, -1, __ATOMIC_RELAXED);
+		close_fd(&q->err_fd);
+		__atomic_store_n(&q->err_fd, fd, __ATOMIC_RELAXED);
+		return 0;
+	}
+}
+
+static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds, unsigned nfds)
+{
+	struct vhost_user_mem_reg reg;
+	const struct vhost_user_mem_region *r = &reg.region;
+	int err;
+
+	memcpy(&reg, &msg->payload.mem_reg, sizeof(reg)); /* aligned copy of the packed payload */
+	if (msg->hdr.size != sizeof(struct vhost_user_mem_reg)) {
+		log_err("vhost-user: %s with %u payload bytes", vu_request_name(msg->hdr.request),
+			msg->hdr.size);
+		return -EINVAL;
+	}
+	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG && nfds != 1) {
+		log_err("vhost-user: ADD_MEM_REG with %u fds", nfds);
+		return -EINVAL;
+	}
+	queues_stop_all(d);
+	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG)
+		err = vu_mem_add(&d->mem, r, fds[0]);
+	else
+		err = vu_mem_remove(&d->mem, r);
+	if (err == -ENOENT)
+		log_err("vhost-user: REM_MEM_REG of an unknown region gpa=0x%llx",
+			(unsigned long long)r->guest_phys_addr);
+	queues_start_all(d);
+	return err;
+}
+
+int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsigned nfds,
+		    struct vhost_user_msg *reply, bool *has_reply)
+{
+	uint32_t req = msg->hdr.request;
+	struct vu_queue *q;
+	int err = 0;
+
+	*has_reply = false;
+	memset(reply, 0, sizeof(reply->hdr));
+	reply->hdr.request = req;
+	reply->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+	log_debug("vhost-user: %s (%u), size %u, %u fds", vu_request_name(req), req,
+		  msg->hdr.size, nfds);
+
+	switch (req) {
+	case VHOST_USER_GET_FEATURES:
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VHOST_USER_GET_QUEUE_NUM:
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+	case VHOST_USER_GET_STATUS:
+		err = expect(msg, 0, nfds, 0);
+		if (err)
+			break;
+		*has_reply = true;
+		reply->hdr.size = sizeof(uint64_t);
+		if (req == VHOST_USER_GET_FEATURES)
+			reply->payload.u64 = vu_dev_features();
+		else if (req == VHOST_USER_GET_PROTOCOL_FEATURES)
+			reply->payload.u64 = vu_dev_protocol_features();
+		else if (req == VHOST_USER_GET_QUEUE_NUM)
+			reply->payload.u64 = d->max_queues;
+		else if (req == VHOST_USER_GET_MAX_MEM_SLOTS)
+			reply->payload.u64 = VU_MEM_MAX_SLOTS;
+		else
+			reply->payload.u64 = d->status;
+		break;
+	case VHOST_USER_SET_FEATURES:
+		err = expect(msg, sizeof(uint64_t), nfds, 0);
+		if (err)
+			break;
+		if (msg->payload.u64 & ~vu_dev_features()) {
+			log_err("vhost-user: SET_FEATURES 0x%llx has bits we did not offer",
+				(unsigned long long)msg->payload.u64);
+			err = -EINVAL;
+			break;
+		}
+		/* Ring layout flags may change: apply them across a restart. */
+		queues_stop_all(d);
+		d->features = msg->payload.u64;
+		queues_start_all(d);
+		break;
+	case VHOST_USER_SET_PROTOCOL_FEATURES:
+		err = expect(msg, sizeof(uint64_t), nfds, 0);
+		if (err)
+			break;
+		if (msg->payload.u64 & ~vu_dev_protocol_features()) {
+			log_err("vhost-user: SET_PROTOCOL_FEATURES 0x%llx has bits we did not offer",
+				(unsigned long long)msg->payload.u64);
+			err = -EINVAL;
+			break;
+		}
+		d->protocol_features = msg->payload.u64;
+		break;
+	case VHOST_USER_SET_OWNER:
+		err = expect(msg, 0, nfds, 0);
+		if (!err)
+			d->owner = true;
+		break;
+	case VHOST_USER_RESET_OWNER:
+	case VHOST_USER_RESET_DEVICE:
+		err = expect(msg, 0, nfds, 0);
+		if (!err)
+			dev_reset(d);
+		break;
+	case VHOST_USER_SET_MEM_TABLE:
+		err = set_mem_table(d, msg, fds, nfds);
+		break;
+	case VHOST_USER_ADD_MEM_REG:
+	case VHOST_USER_REM_MEM_REG:
+		if (!has_protocol_feature(d, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
+			log_err("vhost-user: %s without CONFIGURE_MEM_SLOTS", vu_request_name(req));
+			err = -EINVAL;
+			break;
+		}
+		err = mem_reg(d, msg, fds, nfds);
+		break;
+	case VHOST_USER_SET_VRING_NUM:
+		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
+		if (!err)
+			err = get_queue(d, msg->payload.state.index, &q);
+		if (err)
+			break;
+		if (q->running) {
+			log_err("queue %u: SET_VRING_NUM while running", q->index);
+			err = -EBUSY;
+		} else if (!msg->payload.state.num || msg->payload.state.num > VQ_MAX_SIZE ||
+			   (msg->payload.state.num & (msg->payload.state.num - 1))) {
+			log_err("queue %u: bad size %u", q->index, msg->payload.state.num);
+			err = -EINVAL;
+		} else {
+			q->num = msg->payload.state.num;
+		}
+		break;
+	case VHOST_USER_SET_VRING_ADDR:
+		err = expect(msg, sizeof(struct vhost_vring_addr), nfds, 0);
+		if (!err)
+			err = get_queue(d, msg->payload.addr.index, &q);
+		if (err)
+			break;
+		if (q->running) {
+			log_err("queue %u: SET_VRING_ADDR while running", q->index);
+			err = -EBUSY;
+			break;
+		}
+		q->desc_qva = msg->payload.addr.desc_user_addr;
+		q->avail_qva = msg->payload.addr.avail_user_addr;
+		q->used_qva = msg->payload.addr.used_user_addr;
+		q->addr_set = true;
+		break;
+	case VHOST_USER_SET_VRING_BASE:
+		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
+		if (!err)
+			err = get_queue(d, msg->payload.state.index, &q);
+		if (err)
+			break;
+		if (q->running) {
+			log_err("queue %u: SET_VRING_BASE while running", q->index);
+			err = -EBUSY;
+		} else if (msg->payload.state.num > UINT16_MAX) {
+			log_err("queue %u: base %u out of range", q->index, msg->payload.state.num);
+			err = -EINVAL;
+		} else {
+			q->base = (uint16_t)msg->payload.state.num;
+		}
+		break;
+	case VHOST_USER_GET_VRING_BASE:
+		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
+		if (!err)
+			err = get_queue(d, msg->payload.state.index, &q);
+		if (err)
+			break;
+		/* Stop the ring; it restarts with the next SET_VRING_KICK. */
+		queue_stop(q);
+		q->kicked = false;
+		close_fd(&q->kick_fd);
+		*has_reply = true;
+		reply->hdr.size = sizeof(struct vhost_vring_state);
+		reply->payload.state.index = q->index;
+		reply->payload.state.num = q->base;
+		break;
+	case VHOST_USER_SET_VRING_KICK:
+	case VHOST_USER_SET_VRING_CALL:
+	case VHOST_USER_SET_VRING_ERR:
+		err = set_vring_fd(d, msg, fds, nfds);
+		break;
+	case VHOST_USER_SET_VRING_ENABLE:
+		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
+		if (!err)
+			err = get_queue(d, msg->payload.state.index, &q);
+		if (err)
+			break;
+		if (msg->payload.state.num > 1) {
+			err = -EINVAL;
+			break;
+		}
+		__atomic_store_n(&q->enabled, msg->payload.state.num == 1, __ATOMIC_RELEASE);
+		if (q->running)
+			eventfd_write(q->wake_fd, 1); /* look at the ring now */
+		break;
+	case VHOST_USER_SET_BACKEND_REQ_FD:
+		err = expect(msg, 0, nfds, 1);
+		if (err)
+			break;
+		close_fd(&d->backend_fd);
+		d->backend_fd = fds[0];
+		fds[0] = -1;
+		break;
+	case VHOST_USER_SET_STATUS:
+		err = expect(msg, sizeof(uint64_t), nfds, 0);
+		if (err)
+			break;
+		if (msg->payload.u64 > UINT8_MAX) {
+			err = -EINVAL;
+			break;
+		}
+		d->status = (uint8_t)msg->payload.u64;
+		break;
+	default:
+		log_err("vhost-user: unsupported request %s (%u)", vu_request_name(req), req);
+		err = -EOPNOTSUPP;
+		break;
+	}
+	vu_close_fds(fds, nfds); /* whatever was not taken */
+	if (err)
+		log_debug("vhost-user: %s failed: %s", vu_request_name(req), strerror(-err));
+	return err;
+}
+
+int vu_dev_run(struct vu_dev *d, int stop_fd)
+{
+	struct vhost_user_msg msg, reply;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = d->sock, .events = POLLIN },
+			{ .fd = stop_fd, .events = POLLIN },
+		};
+		int fds[VHOST_USER_MAX_FDS];
+		unsigned nfds;
+		bool has_reply;
+		int err;
+
+		if (poll(pfd, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd[1].revents & POLLIN) {
+			log_info("stop requested");
+			return 0;
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		err = vu_sock_recv(d->sock, &msg, fds, &nfds);
+		if (err == -ECONNRESET) {
+			log_info("frontend disconnected");
+			return 0;
+		}
+		if (err) {
+			log_err("vhost-user: cannot read message: %s", strerror(-err));
+			return err;
+		}
+		err = vu_dev_dispatch(d, &msg, fds, nfds, &reply, &has_reply);
+		if (!has_reply && (msg.hdr.flags & VHOST_USER_NEED_REPLY_MASK) &&
+		    has_protocol_feature(d, VHOST_USER_PROTOCOL_F_REPLY_ACK)) {
+			/* REPLY_ACK: zero for success, non-zero for failure. */
+			has_reply = true;
+			reply.hdr.size = sizeof(uint64_t);
+			reply.payload.u64 = err ? 1 : 0;
+		}
+		if (has_reply) {
+			err = vu_sock_send(d->sock, &reply, NULL, 0);
+			if (err) {
+				log_err("vhost-user: cannot send reply: %s", strerror(-err));
+				return err;
+			}
+		}
+	}
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user backend device: the state a frontend (QEMU, cloud-hypervisor,
+ * our test frontend) configures over the socket, and one thread per started
+ * queue that pops requests and hands them to the device model (FUSE, via
+ * struct vu_dev_ops). Knows nothing of FUSE.
+ *
+ * Threads and locking: the control thread (vu_dev_run/vu_dev_dispatch) owns
+ * all configuration. It changes the memory table or a running queue only
+ * after stopping the queue threads concerned (they finish the request in
+ * hand first), so the request path takes no lock. Queue threads share only
+ * the "broken" flag (atomic).
+ */
+#ifndef VUFS_VU_DEV_H
+#define VUFS_VU_DEV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vhost_user.h"
+#include "vq.h"
+#include "vu_mem.h"
+
+/* Queues we offer (GET_QUEUE_NUM): virtio-fs hiprio + request queues. */
+#define VU_MAX_QUEUES 17
+
+struct vu_dev;
+
+struct vu_dev_ops {
+	/*
+	 * Serve one chain popped from queue @qidx. @ctx is the queue thread's
+	 * context from thread_init. Set *@written to the bytes written into the
+	 * chain's writable part. Return 0, or a negative errno if the device
+	 * can no longer work (it is then marked broken).
+	 */
+	int (*handle)(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
+		      uint32_t *written);
+	/* Per-thread context for a starting queue thread (NULL allowed). */
+	void *(*thread_init)(void *opaque, unsigned qidx);
+	void (*thread_fini)(void *opaque, void *ctx);
+	/* The frontend reset the device (RESET_OWNER/RESET_DEVICE); queues are stopped. */
+	void (*reset)(void *opaque);
+};
+
+struct vu_queue {
+	struct vu_dev *dev;
+	unsigned index;
+
+	/* Configuration, owned by the control thread. */
+	unsigned num;
+	uint64_t desc_qva, avail_qva, used_qva;
+	uint16_t base; /* next avail index when the queue (re)starts */
+	int kick_fd;   /* -1: none; poll_mode: driver gave "no fd" */
+	bool poll_mode;
+	int call_fd;
+	int err_fd;
+	bool addr_set;
+	bool kicked;  /* got SET_VRING_KICK: the queue should run */
+	bool enabled; /* SET_VRING_ENABLE; starts true (older frontends never send it) */
+
+	/* The running thread, if any. */
+	bool running;
+	pthread_t thread;
+	int wake_fd;  /* eventfd: tells the thread to look at @stop */
+	bool stop;    /* atomic */
+	struct vq vq; /* owned by the thread while running */
+};
+
+struct vu_dev {
+	int sock;
+	int backend_fd; /* SET_BACKEND_REQ_FD channel, -1 if none */
+	uint64_t features;
+	uint64_t protocol_features;
+	uint8_t status;
+	bool owner;
+	bool broken; /* atomic: a queue found the ring malformed */
+	unsigned max_queues;
+	struct vu_mem mem;
+	struct vu_queue queues[VU_MAX_QUEUES];
+	const struct vu_dev_ops *ops;
+	void *opaque;
+};
+
+/* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */
+uint64_t vu_dev_features(void);
+uint64_t vu_dev_protocol_features(void);
+
+/* Set up @d to serve connected socket @sock (not owned). Returns 0 or -errno. */
+int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu_dev_ops *ops,
+		void *opaque);
+/* Stop every queue thread and release fds and memory (not the socket). */
+void vu_dev_fini(struct vu_dev *d);
+
+/*
+ * Serve the connection until the frontend disconnects (returns 0), @stop_fd
+ * becomes readable (a signalfd or eventfd: returns 0), or the stream breaks
+ * (negative errno).
+ */
+int vu_dev_run(struct vu_dev *d, int stop_fd);
+
+/*
+ * Handle one received message; @fds (ownership taken: each used fd is kept,
+ * the rest closed). If the message has a reply, it is built in @reply and
+ * *@has_reply set. Returns 0 or a negative errno (the request failed; with
+ * REPLY_ACK the caller reports it to the frontend).
+ */
+int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsigned nfds,
+		    struct vhost_user_msg *reply, bool *has_reply);
+
+/* Mark the device broken (log @why once); queues stop processing. */
+void vu_dev_set_broken(struct vu_dev *d, const char *why);
+
+const char *vu_request_name(uint32_t request);
+
+#endif /* VUFS_VU_DEV_H */
