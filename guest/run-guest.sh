@@ -1,0 +1,503 @@
+#!/bin/bash
+# run-guest.sh: boot a Linux guest under QEMU (TCG) on a virtio-fs share served by vufsd.
+#
+# Usage:
+#   guest/run-guest.sh --share DIR (--script FILE | --shell)
+#                      [--log FILE] [--timeout SEC] [--check-fds]
+#
+#   --share DIR     host directory to export (the daemon's --shared-dir); the guest mounts it,
+#                   as `mount -t virtiofs vufs /mnt`, on /mnt.
+#   --script FILE   guest-side sh script to run as `sh /guest-script.sh /mnt` (script mode).
+#                   run-guest.sh exits with its status, taken from the `VUFS-EXIT <status>` line
+#                   that the guest's /init prints (non-zero if that line never comes).
+#   --shell         interactive guest shell on this terminal instead (Ctrl-D or `poweroff -f`
+#                   to leave; Ctrl-A x kills QEMU).
+#   --log FILE      script mode: also write the console (and the host's own lines) to FILE;
+#                   shell mode: QEMU logs the console to FILE. The daemon's stdout/stderr then
+#                   go to FILE with .log replaced by .daemon.log.
+#   --timeout SEC   kill QEMU and fail after SEC seconds (script mode default 600; shell mode
+#                   default none).
+#   --check-fds     after the guest unmounts the share (see the protocol below), check that the
+#                   daemon no longer holds fds on anything inside the share.
+#
+# Environment:
+#   VUFSD       daemon binary (default build/src/vufsd under the repo root). Started as
+#               $VUFSD --socket-path=SOCK --shared-dir=DIR $VUFSD_ARGS, SOCK in a fresh temp dir.
+#   VUFSD_ARGS  extra daemon arguments (word-split), e.g. --log-level=debug.
+#   QEMU        QEMU binary (default qemu-system-x86_64).
+#   VUFS_CACHE  kernel/initramfs cache (default /var/tmp/vufsd-cache); see fetch-kernel.sh and
+#               mkinitramfs.sh, which this script runs (both are no-ops once cached).
+#   VUFS_KEEP=1 keep the temp dir and logs even on success.
+#
+# The daemon counts as failed if it dies while the guest runs, or if it is killed by a signal
+# it was not sent (a crash: SIGSEGV, SIGABRT...). On exit the daemon gets 3 s to exit by itself
+# (a vhost-user backend normally exits when QEMU disconnects), then SIGTERM, then SIGKILL 5 s
+# later. On failure the serial log and the daemon log are kept and their paths printed.
+#
+# Guest <-> host protocol (script mode). The guest's console is QEMU's stdio serial, connected
+# to two FIFOs here: we read the guest's output line by line from one and can type lines into
+# the guest's console through the other. /init turns console echo off before the script runs.
+# A guest line that asks the host something gets exactly one reply line on the guest's console
+# input, `HOST-REPLY <OK|FAIL|SKIP> <detail>`, which the guest reads with `read -t` (see
+# scripts/basic.sh, host_ask). Requests, matched anywhere in a line:
+#   HOST-WRITE? NAME CONTENT   write CONTENT (rest of the line) plus a newline to DIR/NAME
+#                              (NAME: one plain file name); reply OK once it is written.
+#   HOST-MD5? RELPATH SUM      compare SUM with md5sum of DIR/RELPATH; reply OK or FAIL.
+#                              A mismatch fails the run even if the guest ignores the reply.
+#   VUFS-UNMOUNTED             the guest has unmounted the share and waits for the verdict.
+#                              With --check-fds the host polls, for up to 10 s, the fds of the
+#                              daemon and all of its descendant processes (sandboxes fork) until
+#                              none refers to a file or directory inside DIR other than DIR
+#                              itself, prints `host: daemon holds N inode fds after unmount`
+#                              and replies OK (N = 0) or FAIL (N > 0; the run fails). Without
+#                              --check-fds it replies SKIP at once. The guest waits up to 30 s
+#                              for the reply, so it never powers off before the host counted;
+#                              the host never kills QEMU early: the guest then prints its
+#                              summary, /init prints VUFS-EXIT and powers off.
+#   VUFS-EXIT N                (not a request) the guest script's exit status.
+# An fd "refers to something inside DIR" if its target's (st_dev, st_ino), read through
+# /proc/PID/fd/N, is that of an entry found under DIR, or its link text is DIR/..., or it is
+# a deleted file on DIR's filesystem. Identity, not path text, is what matters, because a daemon
+# that pivot_root()s into DIR shows its fds as "/name", not "DIR/name".
+set -eu
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HERE=$ROOT/guest
+
+usage() {
+	sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" | sed -n '1,/^Environment:/p' | sed '$d'
+	exit "${1:-2}"
+}
+die() { echo "run-guest: error: $*" >&2; exit 2; }
+
+SHARE="" SCRIPT="" SHELL_MODE=0 LOG="" TIMEOUT="" CHECK_FDS=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--share) [ $# -ge 2 ] || usage; SHARE=$2; shift 2 ;;
+	--share=*) SHARE=${1#*=}; shift ;;
+	--script) [ $# -ge 2 ] || usage; SCRIPT=$2; shift 2 ;;
+	--script=*) SCRIPT=${1#*=}; shift ;;
+	--shell) SHELL_MODE=1; shift ;;
+	--log) [ $# -ge 2 ] || usage; LOG=$2; shift 2 ;;
+	--log=*) LOG=${1#*=}; shift ;;
+	--timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
+	--timeout=*) TIMEOUT=${1#*=}; shift ;;
+	--check-fds) CHECK_FDS=1; shift ;;
+	-h | --help) usage 0 ;;
+	*) echo "run-guest: unknown argument: $1" >&2; usage ;;
+	esac
+done
+[ -n "$SHARE" ] || usage
+[ -d "$SHARE" ] || die "share directory $SHARE does not exist"
+SHARE=$(cd "$SHARE" && pwd -P)
+if [ "$SHELL_MODE" = 1 ]; then
+	[ -z "$SCRIPT" ] || die "--script and --shell are exclusive"
+	[ "$CHECK_FDS" = 0 ] || die "--check-fds needs --script"
+else
+	[ -n "$SCRIPT" ] || usage
+	[ -f "$SCRIPT" ] || die "guest script $SCRIPT not found"
+	TIMEOUT=${TIMEOUT:-600}
+fi
+case "$TIMEOUT" in
+"" | *[!0-9]*) [ -z "$TIMEOUT" ] || die "--timeout needs a number of seconds" ;;
+esac
+
+VUFSD=${VUFSD:-$ROOT/build/src/vufsd}
+# A relative VUFSD is taken from the current directory, else from the repo root.
+case "$VUFSD" in
+*/*) [ -e "$VUFSD" ] || [ ! -e "$ROOT/$VUFSD" ] || VUFSD=$ROOT/$VUFSD ;;
+esac
+QEMU=${QEMU:-qemu-system-x86_64}
+read -r -a DAEMON_EXTRA <<<"${VUFSD_ARGS:-}"
+if [ ! -x "$VUFSD" ]; then
+	die "daemon $VUFSD not found or not executable (build it with 'ninja -C build', or set VUFSD)"
+fi
+command -v "$QEMU" >/dev/null || die "$QEMU not found (install qemu-system-x86)"
+
+KERNEL=$("$HERE/fetch-kernel.sh")
+BASE_INITRD=$("$HERE/mkinitramfs.sh")
+
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/vufs-run.XXXXXX")
+SOCK=$RUN/vufsd.sock
+if [ -n "$LOG" ]; then
+	mkdir -p "$(dirname "$LOG")"
+	: >"$LOG"
+	SERIAL_LOG=$(cd "$(dirname "$LOG")" && pwd -P)/$(basename "$LOG")
+	DAEMON_LOG=${SERIAL_LOG%.log}.daemon.log
+else
+	SERIAL_LOG=$RUN/serial.log
+	DAEMON_LOG=$RUN/daemon.log
+fi
+: >"$SERIAL_LOG"
+QEMU_ERR=$RUN/qemu.stderr
+
+DPID="" QPID="" FAILED=0 GUEST_STATUS="" CLEANED=0 MOUNTED_AT="" INTERRUPTED=0
+
+# Print a host-side line to the terminal and, in script mode, to the log.
+hsay() {
+	echo "host: $*"
+	[ "$SHELL_MODE" = 1 ] || echo "host: $*" >>"$SERIAL_LOG"
+}
+hfail() {
+	FAILED=1
+	hsay "FAIL: $*"
+}
+
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+# Wait up to $2 seconds (tenths resolution) for pid $1 to exit.
+wait_gone() {
+	local i=0 n=$(($2 * 10))
+	while alive "$1" && [ "$i" -lt "$n" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	! alive "$1"
+}
+
+stop_qemu() {
+	alive "$QPID" || return 0
+	kill -TERM "$QPID" 2>/dev/null || true
+	wait_gone "$QPID" 5 || kill -KILL "$QPID" 2>/dev/null || true
+	wait "$QPID" 2>/dev/null || true
+}
+
+# Stop the daemon and judge how it ended. Sets FAILED on a crash.
+stop_daemon() {
+	[ -n "$DPID" ] || return 0
+	local sent="" rc=0 sig
+	if ! wait_gone "$DPID" 3; then
+		sent=TERM
+		kill -TERM "$DPID" 2>/dev/null || true
+		if ! wait_gone "$DPID" 5; then
+			hsay "warning: daemon still running 5 s after SIGTERM; sending SIGKILL"
+			sent=KILL
+			kill -KILL "$DPID" 2>/dev/null || true
+		fi
+	fi
+	wait "$DPID" 2>/dev/null || rc=$?
+	DPID=""
+	if [ "$rc" -gt 128 ]; then
+		sig=$(kill -l $((rc - 128)) 2>/dev/null || echo "$((rc - 128))")
+		# SIGINT reaches the daemon too when the user presses Ctrl-C: not a crash.
+		if [ "$sig" != "$sent" ] && ! { [ "$INTERRUPTED" = 1 ] && [ "$sig" = INT ]; }; then
+			hfail "daemon crashed: killed by SIG$sig (see $DAEMON_LOG)"
+		fi
+	elif [ "$rc" -ne 0 ]; then
+		hsay "note: daemon exited with status $rc"
+	fi
+}
+
+cleanup() {
+	[ "$CLEANED" = 0 ] || return 0
+	CLEANED=1
+	stop_qemu
+	stop_daemon
+	if [ -s "$QEMU_ERR" ]; then
+		hsay "qemu stderr (last 20 lines):"
+		tail -n 20 "$QEMU_ERR" | sed 's/^/  qemu: /'
+		[ "$SHELL_MODE" = 1 ] || sed 's/^/  qemu: /' "$QEMU_ERR" >>"$SERIAL_LOG"
+	fi
+	if [ "$FAILED" = 0 ] && [ "${VUFS_KEEP:-0}" != 1 ]; then
+		[ "$DAEMON_LOG" = "$RUN/daemon.log" ] || rm -f "$DAEMON_LOG"
+		rm -rf "$RUN"
+	else
+		if [ "$SHELL_MODE" = 0 ] || [ -n "$LOG" ]; then
+			echo "host: serial log: $SERIAL_LOG"
+		fi
+		echo "host: daemon log: $DAEMON_LOG"
+		if [ "$SERIAL_LOG" != "$RUN/serial.log" ] && [ "$DAEMON_LOG" != "$RUN/daemon.log" ]; then
+			rm -rf "$RUN"
+		else
+			rm -f "$RUN/serial.in" "$RUN/serial.out" "$SOCK"
+		fi
+	fi
+}
+# shellcheck disable=SC2317 # invoked by trap
+on_signal() {
+	trap - INT TERM
+	FAILED=1
+	INTERRUPTED=1
+	echo "host: interrupted" >&2
+	cleanup
+	exit 130
+}
+trap cleanup EXIT
+trap on_signal INT TERM
+# Writing to the guest's console after QEMU died must not kill us.
+trap '' PIPE
+
+# --- daemon -------------------------------------------------------------------------------------
+"$VUFSD" --socket-path="$SOCK" --shared-dir="$SHARE" "${DAEMON_EXTRA[@]}" \
+	</dev/null >"$DAEMON_LOG" 2>&1 &
+DPID=$!
+i=0
+until [ -S "$SOCK" ]; do
+	if ! alive "$DPID"; then
+		hfail "daemon exited before creating its socket; its log:"
+		sed 's/^/  daemon: /' "$DAEMON_LOG" >&2
+		exit 1
+	fi
+	i=$((i + 1))
+	if [ "$i" -gt 100 ]; then
+		hfail "daemon did not create $SOCK within 10 s"
+		exit 1
+	fi
+	sleep 0.1
+done
+
+# --- QEMU ---------------------------------------------------------------------------------------
+APPEND="console=ttyS0 quiet panic=-1"
+INITRD=$BASE_INITRD
+if [ "$SHELL_MODE" = 1 ]; then
+	APPEND="$APPEND vufs.shell=1"
+else
+	# Per-run cpio with /guest-script.sh, appended to a copy of the cached base image.
+	mkdir "$RUN/extra"
+	cp "$SCRIPT" "$RUN/extra/guest-script.sh"
+	(cd "$RUN/extra" && echo guest-script.sh | cpio -o -H newc -R 0:0 --quiet) >"$RUN/extra.cpio"
+	cat "$BASE_INITRD" "$RUN/extra.cpio" >"$RUN/initrd.cpio"
+	INITRD=$RUN/initrd.cpio
+fi
+QEMU_ARGS=(
+	-accel tcg -m 1G -smp 2
+	-object "memory-backend-memfd,id=mem,size=1G,share=on" -numa "node,memdev=mem"
+	-chardev "socket,id=vufs,path=$SOCK"
+	-device "vhost-user-fs-pci,chardev=vufs,tag=vufs"
+	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
+	-nodefaults -display none -no-reboot
+)
+
+if [ "$SHELL_MODE" = 1 ]; then
+	# The console and the QEMU monitor share this terminal (Ctrl-A c switches, Ctrl-A x quits);
+	# signal=off passes Ctrl-C to the guest.
+	chardev="stdio,id=con,mux=on,signal=off"
+	[ -z "$LOG" ] || chardev="$chardev,logfile=$SERIAL_LOG"
+	QEMU_ARGS+=(-chardev "$chardev" -serial chardev:con -mon "chardev=con,mode=readline")
+	hsay "booting the guest (shell mode); the share $SHARE is mounted on /mnt"
+	rc=0
+	if [ -n "$TIMEOUT" ]; then
+		timeout --foreground "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" 2>"$QEMU_ERR" || rc=$?
+		[ "$rc" != 124 ] || hfail "timeout: guest still running after $TIMEOUT s"
+	else
+		"$QEMU" "${QEMU_ARGS[@]}" 2>"$QEMU_ERR" || rc=$?
+	fi
+	[ "$rc" = 0 ] || [ "$rc" = 124 ] || hfail "QEMU exited with status $rc"
+	if [ -n "$DPID" ] && ! alive "$DPID"; then
+		stop_daemon
+	fi
+	cleanup
+	[ "$FAILED" = 0 ] || exit 1
+	exit 0
+fi
+
+QEMU_ARGS+=(-chardev "stdio,id=con,signal=off" -serial chardev:con)
+mkfifo "$RUN/serial.in" "$RUN/serial.out"
+"$QEMU" "${QEMU_ARGS[@]}" <"$RUN/serial.in" >"$RUN/serial.out" 2>"$QEMU_ERR" &
+QPID=$!
+# Opening the FIFOs blocks until the QEMU child (which opens them before exec) has its ends.
+exec 4>"$RUN/serial.in" 3<"$RUN/serial.out"
+START=$SECONDS
+
+# --- guest requests -----------------------------------------------------------------------------
+reply() {
+	printf 'HOST-REPLY %s\n' "$*" >&4 2>/dev/null || true
+}
+
+# Daemon process and all its descendants.
+daemon_tree() {
+	local -A kids=()
+	local s line rest p ppid
+	for s in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$s" || continue
+		rest=${line##*) }
+		p=${s#/proc/}
+		p=${p%/stat}
+		read -r _ ppid _ <<<"$rest"
+		kids[$ppid]="${kids[$ppid]:-} $p"
+	done
+	local todo=("$DPID") out=()
+	while [ ${#todo[@]} -gt 0 ]; do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		out+=("$p")
+		# shellcheck disable=SC2206 # split the pid list
+		[ -z "${kids[$p]:-}" ] || todo+=(${kids[$p]})
+	done
+	echo "${out[@]}"
+}
+
+# Sets HELD to the number of daemon fds on anything inside $SHARE (not $SHARE itself) and
+# HELD_LIST to a description of them.
+count_share_fds() {
+	local -A inside=()
+	local id share_id share_dev p fd tgt
+	share_id=$(stat -c '%d:%i' "$SHARE")
+	share_dev=${share_id%%:*}
+	while read -r id; do
+		inside[$id]=1
+	done < <(find "$SHARE" -mindepth 1 -printf '%D:%i\n' 2>/dev/null)
+	HELD=0
+	HELD_LIST=""
+	for p in $(daemon_tree); do
+		for fd in /proc/"$p"/fd/*; do
+			tgt=$(readlink "$fd" 2>/dev/null) || continue
+			id=$(stat -L -c '%d:%i' "$fd" 2>/dev/null) || id=""
+			[ "$id" != "$share_id" ] || continue
+			if [ -n "$id" ] && [ -n "${inside[$id]:-}" ] ||
+				[[ "$tgt" == "$SHARE"/* ]] ||
+				{ [[ "$tgt" == *" (deleted)" ]] && [ "${id%%:*}" = "$share_dev" ]; }; then
+				HELD=$((HELD + 1))
+				HELD_LIST="$HELD_LIST
+    pid $p fd ${fd##*/} -> $tgt"
+			fi
+		done
+	done
+}
+
+handle_unmounted() {
+	if [ "$CHECK_FDS" = 0 ]; then
+		reply "SKIP fd check not requested"
+		return
+	fi
+	local t0=$SECONDS
+	count_share_fds
+	while [ "$HELD" -gt 0 ] && [ $((SECONDS - t0)) -lt 10 ] && alive "$DPID"; do
+		sleep 0.5
+		count_share_fds
+	done
+	hsay "daemon holds $HELD inode fds after unmount"
+	if [ "$HELD" -gt 0 ]; then
+		local shown
+		shown=$(echo "$HELD_LIST" | sed -n '2,21p')
+		echo "$shown"
+		echo "$shown" >>"$SERIAL_LOG"
+		hfail "daemon still holds $HELD fds inside the share 10 s after unmount"
+		reply "FAIL daemon holds $HELD inode fds after unmount"
+	else
+		reply "OK daemon holds 0 inode fds after unmount"
+	fi
+}
+
+handle_write() { # NAME CONTENT
+	local name=$1 content=$2
+	if [[ ! "$name" =~ ^[A-Za-z0-9_][A-Za-z0-9._-]*$ ]]; then
+		hfail "HOST-WRITE? with a bad name '$name'"
+		reply "FAIL bad name"
+		return
+	fi
+	# Write a fresh temp file (mktemp: never through a symlink the guest planted) and
+	# rename it into place, so the guest sees either no file or the whole content.
+	local tmp=""
+	if tmp=$(mktemp "$SHARE/.host-write.XXXXXX") && printf '%s\n' "$content" >"$tmp" &&
+		chmod 644 "$tmp" && mv -fT "$tmp" "$SHARE/$name"; then
+		hsay "wrote $name on the host"
+		reply "OK wrote $name"
+	else
+		[ -z "${tmp:-}" ] || rm -f "$tmp"
+		hfail "could not write $SHARE/$name"
+		reply "FAIL could not write $name"
+	fi
+}
+
+handle_md5() { # RELPATH SUM
+	local rel=${1:-} sum=${2:-} host_sum real
+	if [[ ! "$rel" =~ ^[A-Za-z0-9._/-]+$ ]] || [[ "$rel" == /* ]] || [[ "/$rel/" == */../* ]]; then
+		hfail "HOST-MD5? with a bad path '$rel'"
+		reply "FAIL bad path"
+		return
+	fi
+	# Only regular files that really are inside the share (no symlinks out of it).
+	host_sum=""
+	real=$(realpath -e "$SHARE/$rel" 2>/dev/null) || real=""
+	if [[ "$real" == "$SHARE"/* ]] && [ -f "$real" ]; then
+		host_sum=$(md5sum <"$real" | cut -d' ' -f1) || host_sum=""
+	fi
+	if [ -n "$host_sum" ] && [ "$host_sum" = "$sum" ]; then
+		hsay "md5 of $rel matches ($host_sum)"
+		reply "OK md5 $host_sum"
+	else
+		hfail "md5 of $rel: guest $sum, host ${host_sum:-unreadable}"
+		reply "FAIL host md5 ${host_sum:-unreadable}"
+	fi
+}
+
+handle_line() {
+	local line=$1 w words content
+	printf '%s\n' "$line"
+	printf '%s\n' "$line" >>"$SERIAL_LOG"
+	case "$line" in
+	*HOST-REPLY*) ;; # an echo of our own reply, if echo was on
+	*"HOST-WRITE? "*)
+		w=${line#*HOST-WRITE? }
+		content=""
+		[[ "$w" != *" "* ]] || content=${w#* }
+		handle_write "${w%% *}" "$content" ;;
+	*"HOST-MD5? "*)
+		read -r -a words <<<"${line#*HOST-MD5? }"
+		handle_md5 "${words[0]:-}" "${words[1]:-}" ;;
+	*VUFS-UNMOUNTED*) handle_unmounted ;;
+	*"init: virtio-fs share mounted"*) [ -n "$MOUNTED_AT" ] || MOUNTED_AT=$((SECONDS - START)) ;;
+	*"VUFS-EXIT "*)
+		w=${line#*VUFS-EXIT }
+		w=${w%% *}
+		[[ "$w" =~ ^[0-9]+$ ]] && GUEST_STATUS=$w ;;
+	esac
+}
+
+hsay "booting the guest (script $(basename "$SCRIPT"), share $SHARE, timeout ${TIMEOUT}s)"
+buf="" timed_out=0 daemon_died=0
+while :; do
+	if IFS= read -r -t 1 chunk <&3; then
+		line=$buf$chunk
+		buf=""
+		handle_line "${line%$'\r'}"
+		[ -z "$GUEST_STATUS" ] || break
+		continue
+	else
+		rc=$?
+	fi
+	if [ "$rc" -le 128 ]; then # EOF: QEMU closed the console
+		[ -z "$buf$chunk" ] || handle_line "${buf}${chunk%$'\r'}"
+		break
+	fi
+	buf=$buf$chunk # timeout: keep the partial line
+	if [ $((SECONDS - START)) -ge "$TIMEOUT" ]; then
+		timed_out=1
+		break
+	fi
+	if ! alive "$DPID"; then
+		daemon_died=1
+		break
+	fi
+done
+BOOT_TO_EXIT=$((SECONDS - START))
+
+if [ -n "$GUEST_STATUS" ]; then
+	# The guest powers off right after VUFS-EXIT; give it a moment before killing it.
+	wait_gone "$QPID" 15 || true
+fi
+[ -z "$buf" ] || handle_line "$buf"
+stop_qemu
+exec 3<&- 4>&-
+
+if [ "$daemon_died" = 1 ]; then
+	stop_daemon
+	hfail "the daemon exited while the guest was running; QEMU killed"
+elif [ "$timed_out" = 1 ]; then
+	hfail "timeout: no VUFS-EXIT after $TIMEOUT s; QEMU killed"
+elif [ -z "$GUEST_STATUS" ]; then
+	hfail "the guest ended without a VUFS-EXIT line"
+elif [ "$GUEST_STATUS" != 0 ]; then
+	FAILED=1
+	hsay "guest script exited with status $GUEST_STATUS"
+fi
+hsay "guest ran for ${BOOT_TO_EXIT} s${MOUNTED_AT:+ (boot to mounted share: $MOUNTED_AT s)}"
+cleanup
+if [ "$FAILED" = 0 ]; then
+	exit 0
+fi
+if [ -n "$GUEST_STATUS" ] && [ "$GUEST_STATUS" != 0 ]; then
+	exit "$GUEST_STATUS"
+fi
+exit 1
