@@ -23,6 +23,12 @@ enum {
 	OPT_ALLOW_DIRECT_IO,
 	OPT_INODE_LIMIT,
 	OPT_PRINT_CAPS,
+	OPT_XATTR,
+	OPT_NO_XATTR,
+	OPT_POSIX_LOCK,
+	OPT_NO_POSIX_LOCK,
+	OPT_KILLPRIV_V2,
+	OPT_NO_KILLPRIV_V2,
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +42,12 @@ static const struct option long_opts[] = {
 	{ "allow-direct-io", no_argument, NULL, OPT_ALLOW_DIRECT_IO },
 	{ "inode-limit", required_argument, NULL, OPT_INODE_LIMIT },
 	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+	{ "xattr", no_argument, NULL, OPT_XATTR },
+	{ "no-xattr", no_argument, NULL, OPT_NO_XATTR },
+	{ "posix-lock", no_argument, NULL, OPT_POSIX_LOCK },
+	{ "no-posix-lock", no_argument, NULL, OPT_NO_POSIX_LOCK },
+	{ "killpriv-v2", no_argument, NULL, OPT_KILLPRIV_V2 },
+	{ "no-killpriv-v2", no_argument, NULL, OPT_NO_KILLPRIV_V2 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -55,6 +67,10 @@ static void usage(FILE *f)
 		"  --shared-dir=DIR       directory to share with the guest\n"
 		"  --cache=MODE           never|auto|metadata|always (default auto)\n"
 		"  --no-readdirplus       do not offer READDIRPLUS\n"
+		"  --xattr                serve extended attributes (default off)\n"
+		"  --no-posix-lock        keep POSIX/flock locks inside the guest\n"
+		"                         (default: forwarded to the host)\n"
+		"  --no-killpriv-v2       let the guest clear set-user/group-ID bits itself\n"
 		"  --allow-direct-io      honour the guest's O_DIRECT on the host\n"
 		"  --inode-limit=N        hold at most N inodes (fds) for the guest (ENFILE beyond)\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
@@ -102,6 +118,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->cache = FUSE_CACHE_AUTO;
 	cfg->readdirplus = true;
+	cfg->posix_locks = true;
+	cfg->killpriv_v2 = true;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
@@ -148,6 +166,18 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			break;
 		case OPT_PRINT_CAPS:
 			cfg->print_capabilities = true;
+			break;
+		case OPT_XATTR:
+		case OPT_NO_XATTR:
+			cfg->xattr = c == OPT_XATTR;
+			break;
+		case OPT_POSIX_LOCK:
+		case OPT_NO_POSIX_LOCK:
+			cfg->posix_locks = c == OPT_POSIX_LOCK;
+			break;
+		case OPT_KILLPRIV_V2:
+		case OPT_NO_KILLPRIV_V2:
+			cfg->killpriv_v2 = c == OPT_KILLPRIV_V2;
 			break;
 		case 'h':
 			usage(stdout);

@@ -20,6 +20,9 @@ struct vufs_config {
 	enum fuse_cache_mode cache;
 	bool readdirplus;
 	bool allow_direct_io;
+	bool xattr;       /* --xattr */
+	bool posix_locks; /* --posix-lock (default) / --no-posix-lock */
+	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
 	unsigned long max_inodes; /* --inode-limit, 0 = none */
 	bool print_capabilities;
 };

@@ -25,24 +25,39 @@ struct daemon {
 	struct vufs_config cfg;
 	struct pt_fs *fs;
 	struct fuse_session *se;
+	struct vu_dev *dev;
 };
 
 static int vufs_handle(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
 		       uint32_t *written)
 {
 	struct daemon *dm = opaque;
+	int r;
 
 	if (!ctx)
 		return -ENOMEM;
-	return fuse_session_handle(dm->se, ctx, qidx, elem->iov, elem->in_cnt, elem->in_len,
-				   elem->out_cnt, elem->out_len, written);
+	r = fuse_session_handle(dm->se, ctx, qidx, elem->head, elem->iov, elem->in_cnt,
+				elem->in_len, elem->out_cnt, elem->out_len, written);
+	return r == FUSE_SESSION_ASYNC ? VU_HANDLE_ASYNC : r;
+}
+
+/* A request the FUSE layer finished later (a lock that had to wait). */
+static void vufs_complete(void *opaque, unsigned qidx, uint32_t token, const void *reply,
+			  size_t len)
+{
+	struct daemon *dm = opaque;
+
+	vu_dev_complete(dm->dev, qidx, (uint16_t)token, reply, len);
 }
 
 static void *vufs_thread_init(void *opaque, unsigned qidx)
 {
 	struct daemon *dm = opaque;
-	struct fuse_thread *t = fuse_thread_new(dm->se, VQ_MAX_IOV);
+	struct fuse_thread *t;
 
+	if (pt_thread_init(dm->fs))
+		return NULL;
+	t = fuse_thread_new(dm->se, VQ_MAX_IOV);
 	if (!t)
 		log_err("queue %u: out of memory for request buffers", qidx);
 	return t;
@@ -137,11 +152,16 @@ int main(int argc, char **argv)
 	pcfg.root = dm.cfg.shared_dir;
 	pcfg.direct_io_allowed = dm.cfg.allow_direct_io;
 	pcfg.max_inodes = dm.cfg.max_inodes;
+	pcfg.xattr = dm.cfg.xattr;
+	pcfg.proc_self_fd = -1;
 	err = pt_fs_new(&pcfg, &dm.fs);
 	if (err)
 		goto out;
 	fconf.cache = dm.cfg.cache;
 	fconf.readdirplus = dm.cfg.readdirplus;
+	fconf.xattr = dm.cfg.xattr;
+	fconf.posix_locks = dm.cfg.posix_locks;
+	fconf.killpriv_v2 = dm.cfg.killpriv_v2;
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;
@@ -176,11 +196,16 @@ int main(int argc, char **argv)
 		dev = NULL;
 		goto out;
 	}
+	dm.dev = dev;
+	fuse_session_set_completion(dm.se, vufs_complete, &dm);
 	err = vu_dev_run(dev, sig_fd);
 	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;
 
 out:
 	if (dev) {
+		/* Waiting locks complete through the device: end them before it goes. */
+		if (dm.se)
+			fuse_session_reset(dm.se);
 		vu_dev_fini(dev);
 		free(dev);
 	}

@@ -24,6 +24,7 @@
 #ifndef VUFS_PT_H
 #define VUFS_PT_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,8 @@ struct pt_config {
 	const char *root;         /* the shared directory */
 	bool direct_io_allowed;   /* pass O_DIRECT through to the host */
 	unsigned long max_inodes; /* cap on inodes held (fds), 0 = unlimited */
+	bool xattr;               /* serve extended attributes */
+	int proc_self_fd;         /* O_PATH fd of /proc/self/fd if the sandbox opened it, else -1 */
 };
 
 /* What an entry reply needs. */
@@ -108,6 +111,13 @@ void pt_fs_reset(struct pt_fs *fs);
 /* Inodes and handles currently held (for tests, logs and metrics). */
 void pt_fs_counts(struct pt_fs *fs, unsigned long *inodes, unsigned long *handles);
 
+/*
+ * Per-thread setup for a thread that will call into the filesystem: a
+ * private cwd (unshare(CLONE_FS)) parked in /proc/self/fd, so inodes can
+ * be named relative to it by fd number. Returns 0 or -errno.
+ */
+int pt_thread_init(struct pt_fs *fs);
+
 int pt_lookup(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
 	      struct pt_entry *out);
 /* Drop @nlookup references the guest held on @nodeid (unknown ids are ignored). */
@@ -152,5 +162,37 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 	       const struct pt_readdir_sink *sink);
 int pt_fsyncdir(struct pt_fs *fs, uint64_t fh, bool datasync);
 int pt_releasedir(struct pt_fs *fs, uint64_t fh);
+
+/* Extended attributes (only when enabled with --xattr). Sizes follow getxattr(2):
+ * @size 0 asks for the size; a too-small buffer gives -ERANGE. */
+int pt_getxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
+		void *buf, size_t size);
+int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, char *buf,
+		 size_t size);
+int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
+		const void *value, size_t size, int flags);
+int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
+		   const char *name);
+
+/*
+ * Locks on the open file, as host open-file-description locks (POSIX
+ * byte ranges) or flock: other guest opens and host processes see them.
+ * pt_setlk with @wait blocks the calling thread until granted or a signal
+ * interrupts it (-EINTR).
+ */
+int pt_getlk(struct pt_fs *fs, uint64_t fh, struct flock *fl);
+int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, bool wait);
+int pt_flock(struct pt_fs *fs, uint64_t fh, int op);
+
+int pt_fallocate(struct pt_fs *fs, uint64_t fh, int mode, uint64_t off, uint64_t len);
+int64_t pt_lseek(struct pt_fs *fs, uint64_t fh, uint64_t off, int whence);
+ssize_t pt_copy_file_range(struct pt_fs *fs, uint64_t fh_in, uint64_t off_in,
+			   uint64_t fh_out, uint64_t off_out, size_t len, unsigned flags);
+int pt_syncfs(struct pt_fs *fs, uint64_t nodeid);
+/* An unnamed file in directory @parent (O_TMPFILE), opened; counted like CREATE. */
+int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode_t mode,
+	       int flags, struct pt_entry *out, uint64_t *fh);
+/* Clear set-user-ID and (group-executable) set-group-ID bits (FUSE_HANDLE_KILLPRIV_V2). */
+int pt_kill_suidgid(struct pt_fs *fs, uint64_t nodeid);
 
 #endif /* VUFS_PT_H */

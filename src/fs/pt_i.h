@@ -41,6 +41,8 @@ struct pt_fs {
 	struct pt_config cfg;
 	int proc_fd; /* /proc/self/fd, to reopen O_PATH fds */
 	bool switch_creds; /* running as root: act as each request's caller */
+	gid_t *groups;     /* the daemon's supplementary groups, restored after a switch */
+	int ngroups;
 	struct pt_inode *root;
 
 	pthread_mutex_t inode_lock;
@@ -51,6 +53,9 @@ struct pt_fs {
 	pthread_mutex_t handle_lock;
 	struct idtable handles;   /* fh -> handle */
 };
+
+/* The filesystem whose /proc/self/fd this thread's cwd is parked in (pt_thread_init). */
+extern __thread struct pt_fs *pt_thread_cwd_fs;
 
 /* pt_inode.c */
 int pt_inode_table_init(struct pt_fs *fs);
@@ -84,7 +89,10 @@ int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
 /* pt_cred.c: act as the request's caller on this thread only. */
 struct pt_cred_saved {
 	bool switched;
+	struct pt_fs *fs;
 };
+/* Remember the daemon's supplementary groups. */
+int pt_cred_init(struct pt_fs *fs);
 int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_cred_saved *saved);
 void pt_cred_leave(struct pt_cred_saved *saved);
 

@@ -77,10 +77,17 @@ int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out)
 	fs->cfg = *cfg;
 	fs->proc_fd = -1;
 	fs->switch_creds = geteuid() == 0;
+	err = pt_cred_init(fs);
+	if (err)
+		goto err_free;
 	err = pt_inode_table_init(fs);
 	if (err)
 		goto err_free;
-	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* fd 0 is never a /proc handle: a zeroed config means "open it here". */
+	if (cfg->proc_self_fd > 0)
+		fs->proc_fd = cfg->proc_self_fd;
+	else
+		fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->proc_fd < 0) {
 		err = -errno;
 		log_err("cannot open /proc/self/fd: %s", strerror(-err));
@@ -111,6 +118,7 @@ void pt_fs_free(struct pt_fs *fs)
 	pt_inode_table_fini(fs);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
+	free(fs->groups);
 	free(fs);
 }
 
@@ -220,9 +228,9 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
 	struct pt_handle *h = NULL;
+	struct pt_cred_saved cred = { 0 };
 	int fd = -1, err = 0;
 
-	(void)ctx;
 	if (!in)
 		return -ESTALE;
 	if (sa->valid & PT_SET_FH) {
@@ -233,6 +241,10 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		}
 		fd = h->fd;
 	}
+	/* The host kernel decides who may chmod, chown, truncate and touch. */
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
+		goto out;
 	if (sa->valid & PT_SET_MODE) {
 		char name[16];
 
@@ -281,6 +293,7 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 	}
 	err = pt_stat_fd(in->fd, st, NULL);
 out:
+	pt_cred_leave(&cred);
 	if (h)
 		pt_handle_put(fs, h);
 	pt_inode_put(fs, in);
@@ -412,10 +425,10 @@ int pt_link(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
 	struct pt_inode *dir = pt_inode_get(fs, newparent);
+	struct pt_cred_saved cred;
 	char name[16];
 	int err;
 
-	(void)ctx;
 	if (!in || !dir) {
 		err = -ESTALE;
 		goto out;
@@ -430,10 +443,14 @@ int pt_link(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_
 	}
 	/* Link the inode itself (not a name that may have changed) via its /proc entry. */
 	snprintf(name, sizeof(name), "%d", in->fd);
-	if (linkat(fs->proc_fd, name, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0) {
-		err = -errno;
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
 		goto out;
-	}
+	if (linkat(fs->proc_fd, name, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0)
+		err = -errno;
+	pt_cred_leave(&cred);
+	if (err)
+		goto out;
 	err = lookup_in(fs, dir, newname, out);
 out:
 	pt_inode_put(fs, dir);
@@ -441,28 +458,32 @@ out:
 	return err;
 }
 
-static int remove_name(struct pt_fs *fs, uint64_t parent, const char *name, int flags)
+static int remove_name(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent,
+		       const char *name, int flags)
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
+	struct pt_cred_saved cred;
 	int err;
 
 	if (!dir)
 		return -ESTALE;
-	err = unlinkat(dir->fd, name, flags) < 0 ? -errno : 0;
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (!err) {
+		err = unlinkat(dir->fd, name, flags) < 0 ? -errno : 0;
+		pt_cred_leave(&cred);
+	}
 	pt_inode_put(fs, dir);
 	return err;
 }
 
 int pt_unlink(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name)
 {
-	(void)ctx;
-	return remove_name(fs, parent, name, 0);
+	return remove_name(fs, ctx, parent, name, 0);
 }
 
 int pt_rmdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name)
 {
-	(void)ctx;
-	return remove_name(fs, parent, name, AT_REMOVEDIR);
+	return remove_name(fs, ctx, parent, name, AT_REMOVEDIR);
 }
 
 int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const char *oldname,
@@ -470,9 +491,9 @@ int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const
 {
 	struct pt_inode *od = pt_inode_get(fs, olddir);
 	struct pt_inode *nd = pt_inode_get(fs, newdir);
+	struct pt_cred_saved cred;
 	int err;
 
-	(void)ctx;
 	if (!od || !nd) {
 		err = -ESTALE;
 		goto out;
@@ -481,7 +502,11 @@ int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const
 		err = -EINVAL;
 		goto out;
 	}
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
+		goto out;
 	err = renameat2(od->fd, oldname, nd->fd, newname, flags) < 0 ? -errno : 0;
+	pt_cred_leave(&cred);
 out:
 	pt_inode_put(fs, nd);
 	pt_inode_put(fs, od);
@@ -502,9 +527,9 @@ int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int fla
 	    uint64_t *fh)
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_cred_saved cred;
 	int fd, err;
 
-	(void)ctx;
 	if (!in)
 		return -ESTALE;
 	if (in->type != S_IFREG) {
@@ -512,7 +537,11 @@ int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int fla
 		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
 		goto out;
 	}
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
+		goto out;
 	fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
+	pt_cred_leave(&cred);
 	if (fd < 0) {
 		err = fd;
 		goto out;
@@ -655,16 +684,20 @@ int pt_release(struct pt_fs *fs, uint64_t fh)
 int pt_opendir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_t *fh)
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_cred_saved cred;
 	int fd, err;
 
-	(void)ctx;
 	if (!in)
 		return -ESTALE;
 	if (in->type != S_IFDIR) {
 		err = -ENOTDIR;
 		goto out;
 	}
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
+		goto out;
 	fd = reopen_inode(fs, in, O_RDONLY | O_DIRECTORY);
+	pt_cred_leave(&cred);
 	if (fd < 0) {
 		err = fd;
 		goto out;
@@ -777,4 +810,208 @@ int pt_fsyncdir(struct pt_fs *fs, uint64_t fh, bool datasync)
 int pt_releasedir(struct pt_fs *fs, uint64_t fh)
 {
 	return pt_handle_remove(fs, fh, true);
+}
+
+__thread struct pt_fs *pt_thread_cwd_fs;
+
+int pt_thread_init(struct pt_fs *fs)
+{
+	/* A private cwd, parked in /proc/self/fd: "N" then names inode fd N. */
+	if (unshare(CLONE_FS) < 0 || fchdir(fs->proc_fd) < 0) {
+		int err = -errno;
+
+		log_err("cannot set up the thread's working directory: %s", strerror(-err));
+		return err;
+	}
+	pt_thread_cwd_fs = fs;
+	return 0;
+}
+
+int pt_getlk(struct pt_fs *fs, uint64_t fh, struct flock *fl)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	int err;
+
+	if (!h)
+		return -EBADF;
+	fl->l_pid = 0; /* required for OFD locks */
+	err = fcntl(h->fd, F_OFD_GETLK, fl) < 0 ? -errno : 0;
+	pt_handle_put(fs, h);
+	return err;
+}
+
+int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, bool wait)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	struct flock l = *fl;
+	int err;
+
+	if (!h)
+		return -EBADF;
+	l.l_pid = 0;
+	err = fcntl(h->fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &l) < 0 ? -errno : 0;
+	pt_handle_put(fs, h);
+	return err;
+}
+
+int pt_flock(struct pt_fs *fs, uint64_t fh, int op)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	int err;
+
+	if (!h)
+		return -EBADF;
+	err = flock(h->fd, op) < 0 ? -errno : 0;
+	pt_handle_put(fs, h);
+	return err;
+}
+
+int pt_fallocate(struct pt_fs *fs, uint64_t fh, int mode, uint64_t off, uint64_t len)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	int err;
+
+	if (!h)
+		return -EBADF;
+	if (off > INT64_MAX || len > INT64_MAX)
+		err = -EINVAL;
+	else
+		err = fallocate(h->fd, mode, (off_t)off, (off_t)len) < 0 ? -errno : 0;
+	pt_handle_put(fs, h);
+	return err;
+}
+
+int64_t pt_lseek(struct pt_fs *fs, uint64_t fh, uint64_t off, int whence)
+{
+	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	off_t r;
+
+	if (!h)
+		return -EBADF;
+	if (off > INT64_MAX)
+		r = -EINVAL;
+	else if ((r = lseek(h->fd, (off_t)off, whence)) < 0)
+		r = -errno;
+	pt_handle_put(fs, h);
+	return r;
+}
+
+ssize_t pt_copy_file_range(struct pt_fs *fs, uint64_t fh_in, uint64_t off_in,
+			   uint64_t fh_out, uint64_t off_out, size_t len, unsigned flags)
+{
+	struct pt_handle *in = pt_handle_get(fs, fh_in, false);
+	struct pt_handle *out = pt_handle_get(fs, fh_out, false);
+	loff_t oi = (loff_t)off_in, oo = (loff_t)off_out;
+	ssize_t n;
+
+	if (!in || !out)
+		n = -EBADF;
+	else if (off_in > INT64_MAX || off_out > INT64_MAX)
+		n = -EINVAL;
+	else if ((n = copy_file_range(in->fd, &oi, out->fd, &oo, len, flags)) < 0)
+		n = -errno;
+	if (in)
+		pt_handle_put(fs, in);
+	if (out)
+		pt_handle_put(fs, out);
+	return n;
+}
+
+int pt_syncfs(struct pt_fs *fs, uint64_t nodeid)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	int fd, err;
+
+	if (!in)
+		return -ESTALE;
+	/* syncfs needs a real fd; any open file on the filesystem will do. */
+	fd = reopen_inode(fs, in, in->type == S_IFDIR ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+	if (fd < 0 && in->type != S_IFDIR)
+		fd = reopen_inode(fs, fs->root, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		err = fd;
+	} else {
+		err = syncfs(fd) < 0 ? -errno : 0;
+		close(fd);
+	}
+	pt_inode_put(fs, in);
+	return err;
+}
+
+int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode_t mode,
+	       int flags, struct pt_entry *out, uint64_t *fh)
+{
+	struct pt_inode *dir = pt_inode_get(fs, parent);
+	struct pt_inode *in;
+	struct pt_cred_saved cred;
+	char fdname[16];
+	int fd, pfd, err;
+
+	if (!dir)
+		return -ESTALE;
+	if (dir->type != S_IFDIR) {
+		err = -ENOTDIR;
+		goto out;
+	}
+	err = pt_cred_enter(fs, ctx, &cred);
+	if (err)
+		goto out;
+	fd = open_beneath(dir->fd, ".", (filter_open_flags(fs, flags) & ~O_ACCMODE) | O_TMPFILE |
+					   ((flags & O_ACCMODE) == O_RDONLY ? O_RDWR
+									    : (flags & O_ACCMODE)),
+			  mode & 07777);
+	pt_cred_leave(&cred);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	snprintf(fdname, sizeof(fdname), "%d", fd);
+	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
+	if (pfd < 0) {
+		err = -errno;
+		close(fd);
+		goto out;
+	}
+	err = pt_inode_insert(fs, pfd, out);
+	if (err) {
+		close(fd);
+		goto out;
+	}
+	in = pt_inode_get(fs, out->nodeid);
+	err = in ? pt_handle_add(fs, fd, in, false, fh) : -ESTALE;
+	pt_inode_put(fs, in);
+	if (err) {
+		pt_inode_unlookup(fs, out->nodeid);
+		close(fd);
+	}
+out:
+	pt_inode_put(fs, dir);
+	return err;
+}
+
+int pt_kill_suidgid(struct pt_fs *fs, uint64_t nodeid)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct stat st;
+	mode_t mode;
+	char name[16];
+	int err;
+
+	if (!in)
+		return -ESTALE;
+	err = pt_stat_fd(in->fd, &st, NULL);
+	if (err || in->type != S_IFREG)
+		goto out;
+	/* As the kernel does: set-group-ID only matters with group execute. */
+	mode = st.st_mode & 07777;
+	mode &= ~(mode_t)S_ISUID;
+	if (mode & S_IXGRP)
+		mode &= ~(mode_t)S_ISGID;
+	if (mode != (st.st_mode & 07777)) {
+		snprintf(name, sizeof(name), "%d", in->fd);
+		err = fchmodat(fs->proc_fd, name, mode, 0) < 0 ? -errno : 0;
+	}
+out:
+	pt_inode_put(fs, in);
+	return err;
 }

@@ -21,6 +21,16 @@ struct fuse_session {
 	uint32_t proto_minor;      /* negotiated minor version */
 	uint64_t conn_flags;       /* negotiated FUSE_* init flags */
 	uint32_t max_write;
+
+	/* Late completion of asynchronous requests (fuse_session_set_completion). */
+	fuse_complete_fn complete;
+	void *complete_opaque;
+
+	/* Waiting SETLKW requests (fuse_lock.c). */
+	pthread_mutex_t lock_mutex;
+	pthread_cond_t lock_cond;
+	struct lock_waiter *waiters; /* protected by lock_mutex */
+	unsigned nwaiters;           /* protected by lock_mutex */
 };
 
 struct fuse_thread {
@@ -44,7 +54,22 @@ struct fuse_req {
 	size_t out_len;
 	uint32_t written; /* bytes of reply written */
 	bool replied;
+	unsigned qidx;
+	uint32_t token;  /* identifies the chain for a late completion */
+	bool async_ok;   /* the transport can complete this request later */
+	bool async;      /* the decoder will complete it later */
 };
+
+struct fuse_buf;
+
+/* fuse_lock.c */
+int fuse_lock_init(struct fuse_session *se);
+void fuse_lock_fini(struct fuse_session *se);
+/* Stop every waiting lock (they complete with -EINTR); with @wait, until they are gone. */
+void fuse_lock_cancel_all(struct fuse_session *se, bool wait);
+void do_getlk(struct fuse_req *req, struct fuse_buf *in);
+void do_setlk(struct fuse_req *req, struct fuse_buf *in);
+void do_interrupt(struct fuse_req *req, struct fuse_buf *in);
 
 /* Room for a reply payload after the fuse_out_header. */
 static inline size_t fuse_reply_room(const struct fuse_req *req)

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <linux/limits.h>
+#include <unistd.h>
 
 #include "fuse_buf.h"
 #include "fuse_i.h"
@@ -41,14 +43,20 @@
  * PARALLEL_DIROPS  lookups/readdirs in one directory need not be serialised by the guest.
  * MAX_PAGES        honour max_pages so 1 MiB requests are possible.
  * INIT_EXT         read flags2 (none wanted yet; kept so the guest sends the full struct).
- * Not offered yet: POSIX_LOCKS/FLOCK_LOCKS (guest-local locks until host locks
- * are forwarded), WRITEBACK_CACHE, EXPORT_SUPPORT, HANDLE_KILLPRIV_V2,
- * SETXATTR_EXT, POSIX_ACL, SUBMOUNTS, DAX, SECURITY_CTX.
+ * POSIX_LOCKS,     locks go to the host (fuse_lock.c) so the guest's processes,
+ * FLOCK_LOCKS      other opens and host processes see each other's locks.
+ * HANDLE_KILLPRIV_V2 we clear set-user/group-ID on write/truncate/open(O_TRUNC)
+ *                  when the guest says the caller lacks CAP_FSETID (one round trip saved).
+ * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SETXATTR_EXT, POSIX_ACL,
+ * SUBMOUNTS, DAX, SECURITY_CTX.
  */
 #define FUSE_WANTED_FLAGS                                                                 \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
-	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT)
+	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS |          \
+	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2)
+/* Largest COPY_FILE_RANGE done in one request (the guest loops over short copies). */
+#define FUSE_MAX_COPY (16u << 20)
 
 typedef void (*fuse_op_fn)(struct fuse_req *req, struct fuse_buf *in);
 
@@ -61,6 +69,11 @@ struct fuse_op_desc {
 static bool session_ready(struct fuse_session *se)
 {
 	return __atomic_load_n(&se->initialized, __ATOMIC_ACQUIRE);
+}
+
+static bool killpriv(const struct fuse_session *se)
+{
+	return se->conn_flags & FUSE_HANDLE_KILLPRIV_V2;
 }
 
 static int open_reply_flags(const struct fuse_session *se, bool dir)
@@ -114,6 +127,7 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 	if (session_ready(se)) {
 		/* A rebooted guest starts over without DESTROY: forget the old session. */
 		log_info("INIT on a live session: the guest restarted; dropping its old state");
+		fuse_lock_cancel_all(se, true);
 		pt_fs_reset(se->fs);
 	}
 	se->proto_minor = arg.minor < FUSE_KERNEL_MINOR_VERSION ? arg.minor
@@ -121,6 +135,10 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 	se->conn_flags = flags & FUSE_WANTED_FLAGS;
 	if (!se->conf.readdirplus)
 		se->conn_flags &= ~(uint64_t)(FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO);
+	if (!se->conf.posix_locks)
+		se->conn_flags &= ~(uint64_t)(FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS);
+	if (!se->conf.killpriv_v2)
+		se->conn_flags &= ~(uint64_t)FUSE_HANDLE_KILLPRIV_V2;
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -141,6 +159,7 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 
 static void session_drop_state(struct fuse_session *se)
 {
+	fuse_lock_cancel_all(se, true);
 	pthread_mutex_lock(&se->init_lock);
 	__atomic_store_n(&se->initialized, false, __ATOMIC_RELEASE);
 	pt_fs_reset(se->fs);
@@ -181,13 +200,6 @@ static void do_batch_forget(struct fuse_req *req, struct fuse_buf *in)
 		}
 		pt_forget(req->se->fs, one.nodeid, one.nlookup);
 	}
-}
-
-static void do_interrupt(struct fuse_req *req, struct fuse_buf *in)
-{
-	(void)in;
-	/* Requests run to completion on their queue thread; nothing to interrupt. */
-	fuse_reply_none(req);
 }
 
 static void do_lookup(struct fuse_req *req, struct fuse_buf *in)
@@ -279,6 +291,11 @@ static void do_setattr(struct fuse_req *req, struct fuse_buf *in)
 	}
 	/* FATTR_CTIME (set by the kernel alongside others) cannot be set on a host; it follows. */
 	err = pt_setattr(req->se->fs, &req->ctx, req->in.nodeid, &sa, &st);
+	if (!err && (arg.valid & FATTR_KILL_SUIDGID) && killpriv(req->se)) {
+		err = pt_kill_suidgid(req->se->fs, req->in.nodeid);
+		if (!err)
+			err = pt_getattr(req->se->fs, req->in.nodeid, &st);
+	}
 out:
 	if (err)
 		fuse_reply_err(req, err);
@@ -461,6 +478,12 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.flags, &fh);
+	if (!err && (arg.open_flags & FUSE_OPEN_KILL_SUIDGID) && (arg.flags & O_TRUNC) &&
+	    killpriv(req->se)) {
+		err = pt_kill_suidgid(req->se->fs, req->in.nodeid);
+		if (err)
+			pt_release(req->se->fs, fh);
+	}
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -545,6 +568,8 @@ static void do_write(struct fuse_req *req, struct fuse_buf *in)
 		fuse_reply_err(req, (int)n);
 		return;
 	}
+	if ((arg.write_flags & FUSE_WRITE_KILL_SUIDGID) && killpriv(req->se))
+		pt_kill_suidgid(req->se->fs, req->in.nodeid);
 	out.size = (uint32_t)n;
 	fuse_reply_buf(req, &out, sizeof(out));
 }
@@ -722,6 +747,204 @@ static void do_access(struct fuse_req *req, struct fuse_buf *in)
 	fuse_reply_err(req, err);
 }
 
+static int take_xattr_name(struct fuse_buf *in, const char **name)
+{
+	int err = fuse_buf_take_str(in, fuse_buf_left(in), name);
+
+	if (err)
+		return err;
+	if (!**name)
+		return -EINVAL;
+	return strlen(*name) > XATTR_NAME_MAX ? -ERANGE : 0;
+}
+
+static void do_setxattr(struct fuse_req *req, struct fuse_buf *in)
+{
+	/* Without FUSE_SETXATTR_EXT the guest sends the 8-byte compat struct. */
+	struct {
+		uint32_t size;
+		uint32_t flags;
+	} arg;
+	const char *name;
+	const void *value;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = take_xattr_name(in, &name);
+	if (!err && (arg.size > XATTR_SIZE_MAX || arg.size != fuse_buf_left(in)))
+		err = arg.size > XATTR_SIZE_MAX ? -E2BIG : -EINVAL;
+	if (!err)
+		err = fuse_buf_take(in, arg.size, &value);
+	if (!err)
+		err = pt_setxattr(req->se->fs, &req->ctx, req->in.nodeid, name, value, arg.size,
+				  (int)arg.flags);
+	fuse_reply_err(req, err);
+}
+
+/* GETXATTR and LISTXATTR share the size-probe convention. */
+static void reply_xattr(struct fuse_req *req, uint32_t size, int n)
+{
+	if (n < 0) {
+		fuse_reply_err(req, n);
+	} else if (!size) {
+		struct fuse_getxattr_out out = { .size = (uint32_t)n };
+
+		fuse_reply_buf(req, &out, sizeof(out));
+	} else {
+		fuse_reply_buf(req, req->t->reply, (size_t)n);
+	}
+}
+
+static uint32_t xattr_buf_size(struct fuse_req *req, uint32_t size)
+{
+	size_t room = fuse_reply_room(req);
+
+	if (size > XATTR_SIZE_MAX)
+		size = XATTR_SIZE_MAX;
+	if (size > room)
+		size = (uint32_t)room;
+	if (size > req->t->reply_size)
+		size = (uint32_t)req->t->reply_size;
+	return size;
+}
+
+static void do_getxattr(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_getxattr_in arg;
+	const char *name;
+	uint32_t size;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = take_xattr_name(in, &name);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	size = xattr_buf_size(req, arg.size);
+	if (arg.size && !size) {
+		fuse_reply_err(req, -ERANGE);
+		return;
+	}
+	reply_xattr(req, arg.size,
+		    pt_getxattr(req->se->fs, &req->ctx, req->in.nodeid, name, req->t->reply, size));
+}
+
+static void do_listxattr(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_getxattr_in arg;
+	uint32_t size;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	size = xattr_buf_size(req, arg.size);
+	if (arg.size && !size) {
+		fuse_reply_err(req, -ERANGE);
+		return;
+	}
+	reply_xattr(req, arg.size,
+		    pt_listxattr(req->se->fs, &req->ctx, req->in.nodeid, (char *)req->t->reply,
+				 size));
+}
+
+static void do_removexattr(struct fuse_req *req, struct fuse_buf *in)
+{
+	const char *name;
+	int err;
+
+	err = take_xattr_name(in, &name);
+	if (!err)
+		err = pt_removexattr(req->se->fs, &req->ctx, req->in.nodeid, name);
+	fuse_reply_err(req, err);
+}
+
+static void do_fallocate(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_fallocate_in arg;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = pt_fallocate(req->se->fs, arg.fh, (int)arg.mode, arg.offset, arg.length);
+	fuse_reply_err(req, err);
+}
+
+static void do_lseek(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_lseek_in arg;
+	struct fuse_lseek_out out = { 0 };
+	int64_t r;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	/* Only SEEK_DATA/SEEK_HOLE need the host; the guest does the rest itself. */
+	if (arg.whence != SEEK_DATA && arg.whence != SEEK_HOLE && arg.whence != SEEK_SET &&
+	    arg.whence != SEEK_CUR && arg.whence != SEEK_END) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	r = pt_lseek(req->se->fs, arg.fh, arg.offset, (int)arg.whence);
+	if (r < 0) {
+		fuse_reply_err(req, (int)r);
+		return;
+	}
+	out.offset = (uint64_t)r;
+	fuse_reply_buf(req, &out, sizeof(out));
+}
+
+static void do_copy_file_range(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_copy_file_range_in arg;
+	struct fuse_write_out out = { 0 };
+	ssize_t n;
+
+	if (FUSE_BUF_TAKE_OBJ(in, &arg)) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	if (arg.flags) {
+		fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	n = pt_copy_file_range(req->se->fs, arg.fh_in, arg.off_in, arg.fh_out, arg.off_out,
+			       arg.len > FUSE_MAX_COPY ? FUSE_MAX_COPY : (size_t)arg.len, 0);
+	if (n < 0) {
+		fuse_reply_err(req, (int)n);
+		return;
+	}
+	out.size = (uint32_t)n;
+	fuse_reply_buf(req, &out, sizeof(out));
+}
+
+static void do_syncfs(struct fuse_req *req, struct fuse_buf *in)
+{
+	(void)in;
+	fuse_reply_err(req, pt_syncfs(req->se->fs, req->in.nodeid));
+}
+
+static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
+{
+	struct fuse_create_in arg;
+	struct pt_entry e;
+	uint64_t fh;
+	int err;
+
+	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode, (int)arg.flags,
+				 &e, &fh);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_create(req, &e, fh, (uint32_t)open_reply_flags(req->se, false));
+}
+
 /* One row per opcode; min_in is checked before the decoder runs. */
 static const struct fuse_op_desc fuse_ops[] = {
 	[FUSE_LOOKUP] = { "LOOKUP", do_lookup, 2 },
@@ -756,6 +979,20 @@ static const struct fuse_op_desc fuse_ops[] = {
 				sizeof(struct fuse_batch_forget_in) },
 	[FUSE_READDIRPLUS] = { "READDIRPLUS", do_readdir, sizeof(struct fuse_read_in) },
 	[FUSE_RENAME2] = { "RENAME2", do_rename2, sizeof(struct fuse_rename2_in) + 4 },
+	[FUSE_SETXATTR] = { "SETXATTR", do_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE + 2 },
+	[FUSE_GETXATTR] = { "GETXATTR", do_getxattr, sizeof(struct fuse_getxattr_in) + 2 },
+	[FUSE_LISTXATTR] = { "LISTXATTR", do_listxattr, sizeof(struct fuse_getxattr_in) },
+	[FUSE_REMOVEXATTR] = { "REMOVEXATTR", do_removexattr, 2 },
+	[FUSE_GETLK] = { "GETLK", do_getlk, sizeof(struct fuse_lk_in) },
+	[FUSE_SETLK] = { "SETLK", do_setlk, sizeof(struct fuse_lk_in) },
+	[FUSE_SETLKW] = { "SETLKW", do_setlk, sizeof(struct fuse_lk_in) },
+	[FUSE_FALLOCATE] = { "FALLOCATE", do_fallocate, sizeof(struct fuse_fallocate_in) },
+	[FUSE_LSEEK] = { "LSEEK", do_lseek, sizeof(struct fuse_lseek_in) },
+	[FUSE_COPY_FILE_RANGE] = { "COPY_FILE_RANGE", do_copy_file_range,
+				   sizeof(struct fuse_copy_file_range_in) },
+	[FUSE_SYNCFS] = { "SYNCFS", do_syncfs, sizeof(struct fuse_syncfs_in) },
+	[FUSE_TMPFILE] = { "TMPFILE", do_tmpfile, sizeof(struct fuse_create_in) },
+	/* IOCTL, POLL, BMAP, NOTIFY_REPLY, SETUPMAPPING, REMOVEMAPPING: not served (-ENOSYS). */
 };
 
 static const struct fuse_op_desc *op_desc(uint32_t opcode)
@@ -766,7 +1003,7 @@ static const struct fuse_op_desc *op_desc(uint32_t opcode)
 }
 
 int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned qidx,
-			const struct iovec *iov, unsigned in_cnt, size_t in_len,
+			uint32_t token, const struct iovec *iov, unsigned in_cnt, size_t in_len,
 			unsigned out_cnt, size_t out_len, uint32_t *written)
 {
 	struct fuse_req req = {
@@ -777,6 +1014,9 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 		.out_iov = iov + in_cnt,
 		.out_cnt = out_cnt,
 		.out_len = out_len,
+		.qidx = qidx,
+		.token = token,
+		.async_ok = se->complete != NULL,
 	};
 	const struct fuse_op_desc *desc;
 	struct fuse_buf in;
@@ -830,6 +1070,8 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 	iov_to_buf(iov, in_cnt, sizeof(req.in), t->args, args_len);
 	fuse_buf_init(&in, t->args, args_len);
 	desc->fn(&req, &in);
+	if (req.async)
+		return FUSE_SESSION_ASYNC;
 	if (!req.replied) {
 		log_err("%s: decoder returned without a reply", desc->name);
 		fuse_reply_err(&req, -EIO);
@@ -859,14 +1101,26 @@ int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse
 		break;
 	}
 	pthread_mutex_init(&se->init_lock, NULL);
+	if (fuse_lock_init(se)) {
+		pthread_mutex_destroy(&se->init_lock);
+		free(se);
+		return -errno;
+	}
 	*out = se;
 	return 0;
+}
+
+void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, void *opaque)
+{
+	se->complete = fn;
+	se->complete_opaque = opaque;
 }
 
 void fuse_session_free(struct fuse_session *se)
 {
 	if (!se)
 		return;
+	fuse_lock_fini(se);
 	pthread_mutex_destroy(&se->init_lock);
 	free(se);
 }

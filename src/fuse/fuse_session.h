@@ -30,6 +30,9 @@ enum fuse_cache_mode {
 struct fuse_conf {
 	enum fuse_cache_mode cache;
 	bool readdirplus; /* offer READDIRPLUS */
+	bool xattr;       /* serve extended attributes */
+	bool posix_locks; /* forward POSIX and flock locks to the host */
+	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
 };
 
 /* Largest WRITE (and READ) we negotiate: 1 MiB. */
@@ -37,7 +40,20 @@ struct fuse_conf {
 /* Largest argument block we copy for anything but WRITE (SETXATTR value + name + header). */
 #define FUSE_SESSION_MAX_ARGS (64u * 1024 + 4096)
 
+/*
+ * Finish a request that fuse_session_handle returned FUSE_SESSION_ASYNC
+ * for: @reply (@len bytes, a complete FUSE reply) goes to the chain that
+ * @token named on queue @qidx. Called from any thread.
+ */
+typedef void (*fuse_complete_fn)(void *opaque, unsigned qidx, uint32_t token, const void *reply,
+				 size_t len);
+
+/* fuse_session_handle's "I will answer later" result. */
+#define FUSE_SESSION_ASYNC 1
+
 int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse_session **out);
+/* Allow asynchronous completion (blocking locks); without it SETLKW that would wait gets -ENOLCK. */
+void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, void *opaque);
 void fuse_session_free(struct fuse_session *se);
 /* Device reset: drop the guest's state; the next request must be INIT. */
 void fuse_session_reset(struct fuse_session *se);
@@ -53,11 +69,13 @@ void fuse_thread_free(struct fuse_thread *t);
  * Serve one request. @iov[0..in_cnt) is readable (in_len bytes), the next
  * out_cnt entries are writable (out_len bytes). *@written gets the reply's
  * length (0 when the request has no reply, e.g. FORGET, or no reply can be
- * sent at all). Malformed requests get an error reply; returns 0, or a
- * negative errno only if the thread can no longer work.
+ * sent at all). Malformed requests get an error reply. Returns 0;
+ * FUSE_SESSION_ASYNC if the reply will come later through the completion
+ * function with @token; or a negative errno only if the thread can no
+ * longer work.
  */
 int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned qidx,
-			const struct iovec *iov, unsigned in_cnt, size_t in_len,
+			uint32_t token, const struct iovec *iov, unsigned in_cnt, size_t in_len,
 			unsigned out_cnt, size_t out_len, uint32_t *written);
 
 #endif /* VUFS_FUSE_SESSION_H */

@@ -3,7 +3,10 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "iov.h"
 
 #include "log.h"
 #include "vu_mem.h"
@@ -233,6 +236,32 @@ int vq_pop(struct vq *q, struct vq_elem *e)
 	if (q->event_idx)
 		GUEST_STORE16(q->avail_event, q->last_avail_idx);
 	return 1;
+}
+
+int vq_complete_chain(struct vq *q, uint16_t head, const void *reply, size_t len)
+{
+	struct vq_elem *e;
+	uint32_t written = 0;
+	int err;
+
+	if (head >= q->num)
+		return -EPROTO;
+	e = malloc(sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	err = walk_chain(q, head, e);
+	if (!err) {
+		if (len <= e->out_len) {
+			written = (uint32_t)iov_from_buf(vq_elem_out(e), e->out_cnt, 0, reply, len);
+		} else {
+			log_guest(LOG_LVL_WARN, "vq: late reply of %zu bytes does not fit in %zu",
+				  len, e->out_len);
+			err = -ENOSPC;
+		}
+		vq_push(q, head, written);
+	}
+	free(e);
+	return err == -ENOSPC ? err : (err ? -EPROTO : 0);
 }
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)

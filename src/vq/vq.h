@@ -90,6 +90,15 @@ uint64_t vq_used_size(unsigned num);
  */
 int vq_pop(struct vq *q, struct vq_elem *e);
 
+/*
+ * Finish chain @head later than it was popped (an asynchronous request):
+ * walk it again (the guest may have changed it: it is checked as on pop),
+ * copy @len bytes of @reply into its writable part and push it.
+ * Returns 0, -ENOSPC if the reply does not fit (pushed with 0 bytes), or
+ * -EPROTO if the chain is now malformed (not pushed).
+ */
+int vq_complete_chain(struct vq *q, uint16_t head, const void *reply, size_t len);
+
 /* Return chain @head to the driver with @len bytes written into it. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 

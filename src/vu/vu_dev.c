@@ -127,11 +127,15 @@ static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem)
 			vu_dev_set_broken(d, "request handler failed");
 			return false;
 		}
+		if (r == VU_HANDLE_ASYNC)
+			continue; /* finished later by vu_dev_complete */
 		if (written > elem->out_len)
 			written = (uint32_t)elem->out_len;
+		pthread_mutex_lock(&q->lock);
 		vq_push(&q->vq, elem->head, written);
 		if (vq_should_notify(&q->vq))
 			queue_notify(q);
+		pthread_mutex_unlock(&q->lock);
 	}
 }
 
@@ -213,6 +217,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 		log_err("queue %u: misaligned ring", q->index);
 		return -EINVAL;
 	}
+	pthread_mutex_lock(&q->lock);
 	/* num <= VQ_MAX_SIZE (32768) fits in 16 bits. */
 	vq_setup(&q->vq, (uint16_t)q->num, desc, avail, used, &d->mem, q->base,
 		 has_feature(d, VIRTIO_RING_F_EVENT_IDX),
@@ -220,10 +225,23 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 	q->stop = false;
 	err = pthread_create(&q->thread, NULL, queue_thread, q);
 	if (err) {
+		pthread_mutex_unlock(&q->lock);
 		log_err("queue %u: cannot start thread: %s", q->index, strerror(err));
 		return -err;
 	}
 	q->running = true;
+	/* Late completions that arrived while the queue was stopped. */
+	while (q->deferred) {
+		struct vu_deferred *df = q->deferred;
+
+		q->deferred = df->next;
+		if (vq_complete_chain(&q->vq, df->head, df->reply, df->len) == -EPROTO)
+			vu_dev_set_broken(d, "malformed chain on late completion");
+		free(df);
+	}
+	if (vq_should_notify(&q->vq))
+		queue_notify(q);
+	pthread_mutex_unlock(&q->lock);
 	return 0;
 }
 
@@ -235,8 +253,55 @@ static void queue_stop(struct vu_queue *q)
 	__atomic_store_n(&q->stop, true, __ATOMIC_RELEASE);
 	eventfd_write(q->wake_fd, 1);
 	pthread_join(q->thread, NULL);
+	pthread_mutex_lock(&q->lock);
 	q->running = false;
+	pthread_mutex_unlock(&q->lock);
 	q->base = q->vq.last_avail_idx;
+}
+
+/* The ring is being redefined: completions for its old chains mean nothing now. */
+static void queue_drop_deferred(struct vu_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	while (q->deferred) {
+		struct vu_deferred *df = q->deferred;
+
+		q->deferred = df->next;
+		free(df);
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void *reply,
+		     size_t len)
+{
+	struct vu_queue *q;
+
+	if (qidx >= d->max_queues)
+		return;
+	q = &d->queues[qidx];
+	pthread_mutex_lock(&q->lock);
+	if (q->running && !__atomic_load_n(&d->broken, __ATOMIC_RELAXED)) {
+		int r = vq_complete_chain(&q->vq, head, reply, len);
+
+		if (r == -EPROTO)
+			vu_dev_set_broken(d, "malformed chain on late completion");
+		else if (vq_should_notify(&q->vq))
+			queue_notify(q);
+	} else {
+		struct vu_deferred *df = malloc(sizeof(*df) + len);
+
+		if (df) {
+			df->head = head;
+			df->len = len;
+			memcpy(df->reply, reply, len);
+			df->next = q->deferred;
+			q->deferred = df;
+		} else {
+			log_err("queue %u: out of memory keeping a late completion", qidx);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 static void queues_stop_all(struct vu_dev *d)
@@ -265,6 +330,7 @@ static void close_fd(int *fd)
 static void queue_reset(struct vu_queue *q)
 {
 	queue_stop(q);
+	queue_drop_deferred(q);
 	close_fd(&q->kick_fd);
 	close_fd(&q->call_fd);
 	close_fd(&q->err_fd);
@@ -306,6 +372,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 		q->index = i;
 		q->kick_fd = q->call_fd = q->err_fd = -1;
 		q->enabled = true;
+		pthread_mutex_init(&q->lock, NULL);
 		q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->wake_fd < 0) {
 			int err = -errno;
@@ -322,8 +389,10 @@ void vu_dev_fini(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < d->max_queues; i++)
 		queue_reset(&d->queues[i]);
-	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		close_fd(&d->queues[i].wake_fd);
+		pthread_mutex_destroy(&d->queues[i].lock);
+	}
 	close_fd(&d->backend_fd);
 	vu_mem_clear(&d->mem);
 }
@@ -586,6 +655,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 			err = -EINVAL;
 		} else {
 			q->base = (uint16_t)msg->payload.state.num;
+			queue_drop_deferred(q);
 		}
 		break;
 	case VHOST_USER_GET_VRING_BASE:

@@ -27,12 +27,24 @@
 
 struct vu_dev;
 
+#define VU_HANDLE_ASYNC 1
+
+/* A late completion waiting for its queue to run again. */
+struct vu_deferred {
+	struct vu_deferred *next;
+	uint16_t head;
+	size_t len;
+	unsigned char reply[];
+};
+
 struct vu_dev_ops {
 	/*
 	 * Serve one chain popped from queue @qidx. @ctx is the queue thread's
 	 * context from thread_init. Set *@written to the bytes written into the
-	 * chain's writable part. Return 0, or a negative errno if the device
-	 * can no longer work (it is then marked broken).
+	 * chain's writable part and return 0; or return VU_HANDLE_ASYNC to keep
+	 * the chain (elem->head) and finish it later with vu_dev_complete from
+	 * any thread; or a negative errno if the device can no longer work (it
+	 * is then marked broken).
 	 */
 	int (*handle)(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
 		      uint32_t *written);
@@ -58,6 +70,13 @@ struct vu_queue {
 	bool addr_set;
 	bool kicked;  /* got SET_VRING_KICK: the queue should run */
 	bool enabled; /* SET_VRING_ENABLE; starts true (older frontends never send it) */
+
+	/*
+	 * Protects the used ring (push, notify) against late completions from
+	 * other threads, @running and @deferred.
+	 */
+	pthread_mutex_t lock;
+	struct vu_deferred *deferred; /* completions that arrived while stopped */
 
 	/* The running thread, if any. */
 	bool running;
@@ -107,6 +126,15 @@ int vu_dev_run(struct vu_dev *d, int stop_fd);
  */
 int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsigned nfds,
 		    struct vhost_user_msg *reply, bool *has_reply);
+
+/*
+ * Finish a chain that ops->handle left pending (VU_HANDLE_ASYNC), from any
+ * thread: @reply (@len bytes, copied) goes into the chain's writable part.
+ * If the queue is stopped for a reconfiguration the completion waits and is
+ * pushed when it restarts; if the ring is reset it is dropped.
+ */
+void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void *reply,
+		     size_t len);
 
 /* Mark the device broken (log @why once); queues stop processing. */
 void vu_dev_set_broken(struct vu_dev *d, const char *why);
