@@ -1,0 +1,101 @@
+#!/bin/bash
+# The whole test suite, as `make check` and CI run it:
+#   1. release build (gcc, -Werror) and every meson test (unit + frontend integration)
+#   2. the same tests on an ASan+UBSan build (daemon and tests instrumented)
+#   3. a bounded libFuzzer run of each fuzz target under ASan+UBSan
+#   4. the real-guest test: Linux 6.1 under QEMU (TCG) mounting a share served by vufsd
+# Prints one line per stage and ends with "check: N passed, N failed" (N counts tests);
+# exits non-zero if anything failed. Logs: build*/meson-logs/, build/guest-logs/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+FUZZ_SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-30}
+passed=0
+failed=0
+failures=()
+start=$(date +%s)
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+# Add a meson build dir's results (from testlog.json) to the totals.
+count_meson() {
+	local dir=$1 label=$2 counts p f s
+	if [ ! -f "$dir/meson-logs/testlog.json" ]; then
+		failed=$((failed + 1)); failures+=("$label: no test log"); return
+	fi
+	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = s = 0
+names = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    t = json.loads(line)
+    r = t.get("result", "")
+    if r in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    elif r == "SKIP":
+        s += 1
+    else:
+        f += 1
+        names.append(t.get("name", "?"))
+print(p, f, s, ",".join(names))
+PY
+)
+	read -r p f s names <<<"$counts"
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "$label: $p passed, $f failed, $s skipped"
+	[ "$f" -gt 0 ] && failures+=("$label: $names")
+}
+
+build_dir() { # dir, meson options...
+	local dir=$1; shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+	fi
+	ninja -C "$dir" || return 1
+}
+
+stage "build and test (gcc, -Werror)"
+if build_dir build; then
+	meson test -C build --print-errorlogs --num-processes 2 || true
+	count_meson build "tests"
+else
+	failed=$((failed + 1)); failures+=("build failed")
+fi
+
+stage "ASan + UBSan"
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+if build_dir build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+	meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 || true
+	count_meson build-asan "tests (asan+ubsan)"
+else
+	failed=$((failed + 1)); failures+=("sanitizer build failed")
+fi
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+stage "fuzz smoke (${FUZZ_SMOKE_SECONDS}s per target)"
+if [ -x fuzz/run.sh ]; then
+	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse; do
+		if fuzz/run.sh "$t" "$FUZZ_SMOKE_SECONDS"; then
+			passed=$((passed + 1)); echo "fuzz $t: passed"
+		else
+			failed=$((failed + 1)); failures+=("fuzz $t"); echo "fuzz $t: FAILED"
+		fi
+	done
+fi
+
+stage "real guest (Linux 6.1, QEMU TCG)"
+if [ -x build/src/vufsd ] && VUFSD=$ROOT/build/src/vufsd guest/test.sh; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("real-guest test (logs: build/guest-logs)")
+fi
+
+echo
+echo "check took $(( $(date +%s) - start )) s"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
