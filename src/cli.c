@@ -21,7 +21,7 @@ enum {
 	OPT_CACHE,
 	OPT_NO_READDIRPLUS,
 	OPT_ALLOW_DIRECT_IO,
-	OPT_INODE_LIMIT,
+	OPT_FD_LIMIT,
 	OPT_PRINT_CAPS,
 	OPT_XATTR,
 	OPT_NO_XATTR,
@@ -40,7 +40,7 @@ static const struct option long_opts[] = {
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "no-readdirplus", no_argument, NULL, OPT_NO_READDIRPLUS },
 	{ "allow-direct-io", no_argument, NULL, OPT_ALLOW_DIRECT_IO },
-	{ "inode-limit", required_argument, NULL, OPT_INODE_LIMIT },
+	{ "fd-limit", required_argument, NULL, OPT_FD_LIMIT },
 	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
 	{ "xattr", no_argument, NULL, OPT_XATTR },
 	{ "no-xattr", no_argument, NULL, OPT_NO_XATTR },
@@ -72,7 +72,8 @@ static void usage(FILE *f)
 		"                         (default: forwarded to the host)\n"
 		"  --no-killpriv-v2       let the guest clear set-user/group-ID bits itself\n"
 		"  --allow-direct-io      honour the guest's O_DIRECT on the host\n"
-		"  --inode-limit=N        hold at most N inodes (fds) for the guest (ENFILE beyond)\n"
+		"  --fd-limit=N           hold at most N inode and open-file fds for the guest\n"
+		"                         (ENFILE beyond; default: RLIMIT_NOFILE minus 256)\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
@@ -158,9 +159,9 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_ALLOW_DIRECT_IO:
 			cfg->allow_direct_io = true;
 			break;
-		case OPT_INODE_LIMIT:
-			if (parse_ulong(optarg, ULONG_MAX, &cfg->max_inodes)) {
-				fprintf(stderr, "vufsd: bad --inode-limit '%s'\n", optarg);
+		case OPT_FD_LIMIT:
+			if (parse_ulong(optarg, ULONG_MAX, &cfg->max_fds) || !cfg->max_fds) {
+				fprintf(stderr, "vufsd: bad --fd-limit '%s'\n", optarg);
 				return CLI_ERROR;
 			}
 			break;

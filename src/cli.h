@@ -23,7 +23,7 @@ struct vufs_config {
 	bool xattr;       /* --xattr */
 	bool posix_locks; /* --posix-lock (default) / --no-posix-lock */
 	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
-	unsigned long max_inodes; /* --inode-limit, 0 = none */
+	unsigned long max_fds;    /* --fd-limit, 0 = derived from RLIMIT_NOFILE */
 	bool print_capabilities;
 };
 

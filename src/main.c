@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -83,6 +84,20 @@ static const struct vu_dev_ops vufs_ops = {
 	.reset = vufs_reset,
 };
 
+/* fds we keep for ourselves (sockets, eventfds, queue threads) below RLIMIT_NOFILE. */
+#define FD_RESERVE 256
+
+/* Guest-held fds: the soft RLIMIT_NOFILE minus our reserve, so the guest gets ENFILE first. */
+static unsigned long default_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1000000;
+	return rl.rlim_cur > 2 * FD_RESERVE ? (unsigned long)(rl.rlim_cur - FD_RESERVE)
+					    : (unsigned long)rl.rlim_cur / 2;
+}
+
 /* Block the stop signals in every thread and return a signalfd for them. */
 static int setup_signals(void)
 {
@@ -151,7 +166,7 @@ int main(int argc, char **argv)
 	}
 	pcfg.root = dm.cfg.shared_dir;
 	pcfg.direct_io_allowed = dm.cfg.allow_direct_io;
-	pcfg.max_inodes = dm.cfg.max_inodes;
+	pcfg.max_fds = dm.cfg.max_fds ? dm.cfg.max_fds : default_fd_limit();
 	pcfg.xattr = dm.cfg.xattr;
 	pcfg.proc_self_fd = -1;
 	err = pt_fs_new(&pcfg, &dm.fs);

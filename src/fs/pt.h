@@ -47,7 +47,7 @@ struct pt_ctx {
 struct pt_config {
 	const char *root;         /* the shared directory */
 	bool direct_io_allowed;   /* pass O_DIRECT through to the host */
-	unsigned long max_inodes; /* cap on inodes held (fds), 0 = unlimited */
+	unsigned long max_fds;    /* inode + open-file fds the guest may make us hold, 0 = no cap */
 	bool xattr;               /* serve extended attributes */
 	int proc_self_fd;         /* O_PATH fd of /proc/self/fd if the sandbox opened it, else -1 */
 };

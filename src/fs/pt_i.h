@@ -45,6 +45,8 @@ struct pt_fs {
 	int ngroups;
 	struct pt_inode *root;
 
+	unsigned long guest_fds; /* atomic: fds held for the guest (inodes + handles) */
+
 	pthread_mutex_t inode_lock;
 	struct idtable inodes;    /* nodeid -> inode */
 	struct pt_inode **hash;   /* (dev, ino, mnt_id) -> inode */
@@ -56,6 +58,13 @@ struct pt_fs {
 
 /* The filesystem whose /proc/self/fd this thread's cwd is parked in (pt_thread_init). */
 extern __thread struct pt_fs *pt_thread_cwd_fs;
+
+/*
+ * Account one more fd held for the guest; -ENFILE past the cap
+ * (CVE-2020-10717: a guest must not exhaust the host's fds). pt_fd_release undoes it.
+ */
+int pt_fd_charge(struct pt_fs *fs);
+void pt_fd_release(struct pt_fs *fs);
 
 /* pt_inode.c */
 int pt_inode_table_init(struct pt_fs *fs);

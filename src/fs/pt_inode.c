@@ -151,11 +151,30 @@ int pt_inode_set_root(struct pt_fs *fs, int fd)
 	return 0;
 }
 
+int pt_fd_charge(struct pt_fs *fs)
+{
+	unsigned long n = __atomic_add_fetch(&fs->guest_fds, 1, __ATOMIC_RELAXED);
+
+	if (fs->cfg.max_fds && n > fs->cfg.max_fds) {
+		__atomic_sub_fetch(&fs->guest_fds, 1, __ATOMIC_RELAXED);
+		log_guest(LOG_LVL_WARN, "guest fd limit (%lu) reached: ENFILE", fs->cfg.max_fds);
+		return -ENFILE;
+	}
+	return 0;
+}
+
+void pt_fd_release(struct pt_fs *fs)
+{
+	__atomic_sub_fetch(&fs->guest_fds, 1, __ATOMIC_RELAXED);
+}
+
 static void inode_free(struct pt_fs *fs, struct pt_inode *in)
 {
 	hash_remove(fs, in);
 	idtable_remove(&fs->inodes, in->nodeid);
 	close(in->fd);
+	if (in != fs->root)
+		pt_fd_release(fs);
 	free(in);
 }
 
@@ -229,21 +248,22 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 		close(fd);
 		return 0;
 	}
-	if (fs->cfg.max_inodes && fs->inodes.used >= fs->cfg.max_inodes) {
+	err = pt_fd_charge(fs);
+	if (err) {
 		pthread_mutex_unlock(&fs->inode_lock);
-		log_guest(LOG_LVL_WARN, "inode limit (%lu) reached", fs->cfg.max_inodes);
-		err = -ENFILE;
 		goto err_close;
 	}
 	in = calloc(1, sizeof(*in));
 	if (!in) {
 		pthread_mutex_unlock(&fs->inode_lock);
+		pt_fd_release(fs);
 		err = -ENOMEM;
 		goto err_close;
 	}
 	err = idtable_alloc(&fs->inodes, in, &in->nodeid);
 	if (err) {
 		pthread_mutex_unlock(&fs->inode_lock);
+		pt_fd_release(fs);
 		free(in);
 		goto err_close;
 	}
@@ -326,11 +346,17 @@ unsigned long pt_inode_count(struct pt_fs *fs)
 
 int pt_handle_add(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir, uint64_t *fh)
 {
-	struct pt_handle *h = calloc(1, sizeof(*h));
+	struct pt_handle *h;
 	int err;
 
-	if (!h)
+	err = pt_fd_charge(fs);
+	if (err)
+		return err;
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		pt_fd_release(fs);
 		return -ENOMEM;
+	}
 	h->fd = fd;
 	h->inode = inode;
 	h->is_dir = is_dir;
@@ -347,6 +373,7 @@ int pt_handle_add(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir,
 		pt_inode_put(fs, inode);
 		pthread_mutex_destroy(&h->dir_lock);
 		free(h);
+		pt_fd_release(fs);
 	}
 	return err;
 }
@@ -354,6 +381,7 @@ int pt_handle_add(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir,
 static void handle_free(struct pt_fs *fs, struct pt_handle *h)
 {
 	close(h->fd);
+	pt_fd_release(fs);
 	pt_inode_put(fs, h->inode);
 	pthread_mutex_destroy(&h->dir_lock);
 	free(h->dir_buf);

@@ -140,6 +140,41 @@ void pt_fs_counts(struct pt_fs *fs, unsigned long *inodes, unsigned long *handle
 	*handles = pt_handle_count(fs);
 }
 
+/*
+ * Is directory @fd the share root or below it? A host process may have
+ * moved a directory out of the share, so ".." of a known directory is not
+ * necessarily inside: walk up until the root (yes) or the host's / (no).
+ */
+static bool dir_within_root(struct pt_fs *fs, int fd)
+{
+	int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	bool inside = false;
+
+	for (int depth = 0; cur >= 0 && depth < 4096; depth++) {
+		struct stat st, up_st;
+		int up;
+
+		if (fstat(cur, &st) < 0)
+			break;
+		if (st.st_dev == fs->root->dev && st.st_ino == fs->root->ino) {
+			inside = true;
+			break;
+		}
+		up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0 || fstat(up, &up_st) < 0 ||
+		    (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino)) {
+			if (up >= 0)
+				close(up);
+			break; /* reached the host's root without meeting ours */
+		}
+		close(cur);
+		cur = up;
+	}
+	if (cur >= 0)
+		close(cur);
+	return inside;
+}
+
 /* Look @name up under @dir (a referenced inode) and count the lookup. */
 static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 		     struct pt_entry *out)
@@ -155,8 +190,14 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 			fd = -errno;
 	} else if (!strcmp(name, "..")) {
 		fd = openat(dir->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
 			fd = -errno;
+		} else if (!dir_within_root(fs, fd)) {
+			/* The directory was moved out of the share under us: do not follow. */
+			log_guest(LOG_LVL_WARN, "lookup of \"..\" would leave the shared directory");
+			close(fd);
+			fd = -EACCES;
+		}
 	} else {
 		fd = open_beneath(dir->fd, name, O_PATH, 0);
 	}
