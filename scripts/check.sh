@@ -87,11 +87,29 @@ if [ -x fuzz/run.sh ]; then
 	done
 fi
 
+# A real-guest run of the given daemon binary; label for the summary.
+guest_run() {
+	local bin=$1 label=$2
+	if [ -x "$bin" ] && VUFSD=$bin VUFSD_ARGS="--xattr" guest/test.sh; then
+		passed=$((passed + 1)); echo "$label: passed"
+	else
+		failed=$((failed + 1)); failures+=("$label (logs: build/guest-logs)")
+	fi
+}
+
 stage "real guest (Linux 6.1, QEMU TCG)"
-if [ -x build/src/vufsd ] && VUFSD=$ROOT/build/src/vufsd guest/test.sh; then
-	passed=$((passed + 1))
+guest_run "$ROOT/build/src/vufsd" "real guest"
+
+stage "real guest, ASan+UBSan daemon"
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	guest_run "$ROOT/build-asan/src/vufsd" "real guest (asan+ubsan)"
+
+stage "real guest, TSan daemon (threaded paths)"
+if CC=clang build_dir build-tsan -Db_sanitize=thread -Db_lundef=false -Dtests=false; then
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
+		guest_run "$ROOT/build-tsan/src/vufsd" "real guest (tsan)"
 else
-	failed=$((failed + 1)); failures+=("real-guest test (logs: build/guest-logs)")
+	failed=$((failed + 1)); failures+=("tsan build failed")
 fi
 
 echo
