@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef VUFSD_VERSION
 #define VUFSD_VERSION "unknown"
@@ -29,6 +30,10 @@ enum {
 	OPT_NO_POSIX_LOCK,
 	OPT_KILLPRIV_V2,
 	OPT_NO_KILLPRIV_V2,
+	OPT_SANDBOX,
+	OPT_SECCOMP,
+	OPT_MODCAPS,
+	OPT_RLIMIT_NOFILE,
 };
 
 static const struct option long_opts[] = {
@@ -48,6 +53,10 @@ static const struct option long_opts[] = {
 	{ "no-posix-lock", no_argument, NULL, OPT_NO_POSIX_LOCK },
 	{ "killpriv-v2", no_argument, NULL, OPT_KILLPRIV_V2 },
 	{ "no-killpriv-v2", no_argument, NULL, OPT_NO_KILLPRIV_V2 },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
+	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -74,6 +83,13 @@ static void usage(FILE *f)
 		"  --allow-direct-io      honour the guest's O_DIRECT on the host\n"
 		"  --fd-limit=N           hold at most N inode and open-file fds for the guest\n"
 		"                         (ENFILE beyond; default: RLIMIT_NOFILE minus 256)\n"
+		"  --sandbox=MODE         namespace|chroot|none: confine the daemon to DIR\n"
+		"                         (default namespace as root, else none)\n"
+		"  --seccomp=ACTION       kill|trap|log|none: what a system call outside the\n"
+		"                         allow-list does (default kill)\n"
+		"  --modcaps=+CAP:-CAP    keep more (+) or fewer (-) capabilities than the default\n"
+		"                         chown,dac_override,fowner,fsetid,setgid,setuid,mknod,setfcap\n"
+		"  --rlimit-nofile=N      set RLIMIT_NOFILE to N (default: soft = hard limit)\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
@@ -121,6 +137,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 	cfg->readdirplus = true;
 	cfg->posix_locks = true;
 	cfg->killpriv_v2 = true;
+	cfg->sandbox = sb_mode_default(geteuid() == 0);
+	cfg->seccomp = SB_SECCOMP_KILL;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
@@ -179,6 +197,34 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_KILLPRIV_V2:
 		case OPT_NO_KILLPRIV_V2:
 			cfg->killpriv_v2 = c == OPT_KILLPRIV_V2;
+			break;
+		case OPT_SANDBOX:
+			if (sb_mode_parse(optarg, &cfg->sandbox)) {
+				fprintf(stderr, "vufsd: unknown --sandbox '%s' (namespace|chroot|none)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_SECCOMP:
+			if (sb_seccomp_parse(optarg, &cfg->seccomp)) {
+				fprintf(stderr, "vufsd: unknown --seccomp '%s' (kill|trap|log|none)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_MODCAPS: {
+			struct sb_modcaps mc;
+
+			if (sb_modcaps_parse(optarg, &mc))
+				return CLI_ERROR; /* already reported */
+			cfg->modcaps = optarg;
+			break;
+		}
+		case OPT_RLIMIT_NOFILE:
+			if (parse_ulong(optarg, ULONG_MAX, &cfg->rlimit_nofile) || !cfg->rlimit_nofile) {
+				fprintf(stderr, "vufsd: bad --rlimit-nofile '%s'\n", optarg);
+				return CLI_ERROR;
+			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -10,6 +10,7 @@
 
 #include "fuse_session.h"
 #include "log.h"
+#include "sandbox.h"
 
 struct vufs_config {
 	const char *socket_path; /* --socket-path */
@@ -25,6 +26,10 @@ struct vufs_config {
 	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
 	unsigned long max_fds;    /* --fd-limit, 0 = derived from RLIMIT_NOFILE */
 	bool print_capabilities;
+	enum sb_mode sandbox;         /* --sandbox, default: sb_mode_default(euid == 0) */
+	enum sb_seccomp seccomp;      /* --seccomp, default kill */
+	const char *modcaps;          /* --modcaps, NULL = none (checked by cli_parse) */
+	unsigned long rlimit_nofile;  /* --rlimit-nofile, 0 = raise soft to hard */
 };
 
 enum cli_result {

@@ -19,6 +19,7 @@
 #include "fuse_session.h"
 #include "log.h"
 #include "pt.h"
+#include "sandbox.h"
 #include "vu_dev.h"
 #include "vu_sock.h"
 
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
 	struct pt_config pcfg = { 0 };
 	struct fuse_conf fconf = { 0 };
 	struct vu_dev *dev = NULL;
+	struct sb_config sbc = { 0 };
+	struct sb_result sbr = { .proc_self_fd = -1 };
 	int listen_fd = -1, conn = -1, sig_fd = -1;
 	int err, ret = EXIT_FAILURE;
 
@@ -164,11 +167,33 @@ int main(int argc, char **argv)
 		log_err("cannot set up signal handling: %s", strerror(-sig_fd));
 		goto out;
 	}
-	pcfg.root = dm.cfg.shared_dir;
+	/* The socket is usually outside the share: listen before entering the sandbox. */
+	if (dm.cfg.fd >= 0) {
+		listen_fd = dm.cfg.fd;
+	} else {
+		listen_fd = vu_sock_listen(dm.cfg.socket_path);
+		if (listen_fd < 0)
+			goto out;
+	}
+	sbc.mode = dm.cfg.sandbox;
+	sbc.shared_dir = dm.cfg.shared_dir;
+	sbc.is_root = geteuid() == 0;
+	sbc.rlimit_nofile = dm.cfg.rlimit_nofile;
+	sbc.socket_path = dm.cfg.socket_path;
+	/* Namespace mode forks here: only the sandboxed child returns. */
+	err = sb_enter(&sbc, &sbr);
+	if (err)
+		goto out;
+	/* Before pt_fs_new: it snapshots our (now empty) supplementary groups. */
+	err = sb_drop_caps(dm.cfg.modcaps);
+	if (err)
+		goto out;
+	pcfg.root = sbr.root_dir;
 	pcfg.direct_io_allowed = dm.cfg.allow_direct_io;
 	pcfg.max_fds = dm.cfg.max_fds ? dm.cfg.max_fds : default_fd_limit();
 	pcfg.xattr = dm.cfg.xattr;
-	pcfg.proc_self_fd = -1;
+	pcfg.proc_self_fd = sbr.proc_self_fd;
+	sbr.proc_self_fd = -1; /* pt_fs owns it now, even if pt_fs_new fails */
 	err = pt_fs_new(&pcfg, &dm.fs);
 	if (err)
 		goto out;
@@ -180,14 +205,11 @@ int main(int argc, char **argv)
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;
+	/* Last: nothing after this may need a system call outside the list. */
+	err = sb_seccomp_load(dm.cfg.seccomp);
+	if (err)
+		goto out;
 
-	if (dm.cfg.fd >= 0) {
-		listen_fd = dm.cfg.fd;
-	} else {
-		listen_fd = vu_sock_listen(dm.cfg.socket_path);
-		if (listen_fd < 0)
-			goto out;
-	}
 	log_info("serving %s on %s", dm.cfg.shared_dir,
 		 dm.cfg.socket_path ? dm.cfg.socket_path : "the given fd");
 	conn = wait_frontend(listen_fd, sig_fd);
@@ -200,7 +222,8 @@ int main(int argc, char **argv)
 	/* One frontend per daemon, like every vhost-user-fs backend: stop listening. */
 	close(listen_fd);
 	listen_fd = -1;
-	if (dm.cfg.socket_path)
+	/* Sandboxed, that path would name a file in the share: the supervisor removes it. */
+	if (dm.cfg.socket_path && !sbr.confined)
 		unlink(dm.cfg.socket_path);
 	log_info("frontend connected");
 
@@ -228,9 +251,11 @@ out:
 		close(conn);
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		if (dm.cfg.socket_path)
+		if (dm.cfg.socket_path && !sbr.confined)
 			unlink(dm.cfg.socket_path);
 	}
+	if (sbr.proc_self_fd >= 0)
+		close(sbr.proc_self_fd);
 	fuse_session_free(dm.se);
 	pt_fs_free(dm.fs);
 	if (sig_fd >= 0)

@@ -49,7 +49,8 @@ struct pt_config {
 	bool direct_io_allowed;   /* pass O_DIRECT through to the host */
 	unsigned long max_fds;    /* inode + open-file fds the guest may make us hold, 0 = no cap */
 	bool xattr;               /* serve extended attributes */
-	int proc_self_fd;         /* O_PATH fd of /proc/self/fd if the sandbox opened it, else -1 */
+	int proc_self_fd;         /* O_PATH fd of /proc/self/fd from the sandbox (> 0: taken
+				   over by pt_fs_new, even on failure), else opened here */
 };
 
 /* What an entry reply needs. */

@@ -72,8 +72,11 @@ int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out)
 	int fd, err;
 
 	fs = calloc(1, sizeof(*fs));
-	if (!fs)
+	if (!fs) {
+		if (cfg->proc_self_fd > 0)
+			close(cfg->proc_self_fd); /* ours from the call on, success or not */
 		return -ENOMEM;
+	}
 	fs->cfg = *cfg;
 	fs->proc_fd = -1;
 	fs->switch_creds = geteuid() == 0;

@@ -28,14 +28,19 @@
  *                          before sb_enter (see "Signals" below)
  *   vu_sock_listen()       or --fd: before sb_enter, the socket path is
  *                          normally outside the share and gone afterwards
- *   sb_enter(&cfg, &res)   forks in namespace mode: only the child returns
- *   pt_fs_new()            with root = res.root_dir and proc_fd =
+ *   sb_enter(&cfg, &res)   forks in namespace mode: only the child returns;
+ *                          sets RLIMIT_NOFILE, so anything derived from it
+ *                          (the default --fd-limit) comes after
+ *   sb_drop_caps()         before pt_fs_new, which remembers the daemon's
+ *                          supplementary groups (none after this); nothing
+ *                          later needs more than the kept capabilities
+ *   pt_fs_new()            with root = res.root_dir and proc_self_fd =
  *                          res.proc_self_fd (pt_fs takes ownership); it must
- *                          not open "/proc/self/fd" by path any more
+ *                          never open "/proc/self/fd" by path after sb_enter:
+ *                          that would resolve inside the share
  *   fuse_session_new()
- *   sb_drop_caps()         after every privileged setup step
  *   sb_seccomp_load()      last: before accept() and before any thread
- *   accept, serve ...
+ *   accept, serve ...      no unlink(socket_path) once res.confined
  *
  * All of it runs while the process is single-threaded: unshare(), fork(),
  * capset() and setgroups() act on the calling thread or need a single
@@ -46,9 +51,11 @@
  * whose disposition is SIG_DFL, unless it is blocked. sb_enter therefore
  * returns with SIGTERM, SIGINT and SIGHUP blocked; read them through a
  * signalfd (main.c's setup_signals does). The supervisor (the original
- * process) forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the child, and
- * exits with the child's exit status, or 128 + signal if the child was
- * killed (e.g. 159 for a seccomp kill, SIGSYS).
+ * process) forwards SIGTERM, SIGINT and SIGHUP to the child, and exits with
+ * the child's exit status, or 128 + signal if the child was killed (e.g.
+ * 159 for a seccomp kill, SIGSYS; 139 for SIGSEGV). For the same reason
+ * abort() in the child (SIGABRT sent to itself) is ignored and glibc then
+ * ends the process with a fault: it shows as 139, not 134.
  *
  * Not thread-safe unless stated: call from main() before threads start.
  */
@@ -76,7 +83,12 @@ enum sb_seccomp {
 /* Parse a --sandbox value. Returns 0 or -EINVAL. */
 int sb_mode_parse(const char *s, enum sb_mode *out);
 const char *sb_mode_name(enum sb_mode mode);
-/* The default --sandbox: namespace as root, none otherwise (like virtiofsd). */
+/*
+ * The default --sandbox: namespace as root, none otherwise (like virtiofsd).
+ * Sanitizer (ASan/TSan) builds default to none: LeakSanitizer's check at
+ * exit reads /proc/self, which the sandbox takes away (it would abort). To
+ * sandbox such a build, pass --sandbox and ASAN_OPTIONS=detect_leaks=0.
+ */
 enum sb_mode sb_mode_default(bool is_root);
 
 /* Parse a --seccomp value. Returns 0 or -EINVAL. */
@@ -130,14 +142,23 @@ struct sb_result {
 	 * it (even via "..") there is nothing but the daemon's own processes.
 	 */
 	int proc_self_fd;
+	/*
+	 * Set once this process has left the host's view (namespace mode: from
+	 * the fork on; chroot: from the chroot on), even if sb_enter then
+	 * fails: from then on, host paths such as the socket path must not be
+	 * used (they would resolve inside the share), and in namespace mode
+	 * the supervisor removes the socket. False if sb_enter failed before.
+	 */
+	bool confined;
 };
 
 /*
  * Enter the sandbox described by @cfg, then set RLIMIT_NOFILE.
  *
  * Namespace mode forks: the original process becomes a supervisor that
- * never returns (it closes every fd but stdin/stdout/stderr, forwards stop
- * signals, and _exit()s with the child's status), and the child returns
+ * never returns (it closes every fd but stdin/stdout/stderr and a pipe
+ * whose other end tells the child it is alive, chdir()s to "/", forwards
+ * stop signals, and _exit()s with the child's status), and the child returns
  * here as PID 1 of the new PID namespace, in new mount, network (only a
  * loopback device, down), IPC and UTS namespaces, with the shared dir as
  * its root and the host's mounts detached. It dies with SIGKILL if the
@@ -194,20 +215,27 @@ int sb_seccomp_load(enum sb_seccomp action);
  * (FUSE_WRITE_KILL_SUIDGID, HANDLE_KILLPRIV_V2). With CAP_FSETID the
  * kernel keeps a setgid bit for a group the caller is not in and does not
  * clear setuid/setgid on write (CVE-2022-0358, CVE-2018-13405). While a
- * thread's euid or fsuid is a guest's, the kernel has already cleared its
- * effective capabilities, so both calls then do nothing.
+ * thread's euid is a guest's (pt_cred.c), the kernel has already cleared
+ * all its effective capabilities (for an fsuid-only switch: the file-system
+ * ones, FSETID among them), so both calls then change nothing.
  *
  * Why raw capset on this thread: capabilities are per thread, and the
  * other queue threads must keep theirs; libcap-ng keeps one process-wide
  * state that is not thread-safe and reads /proc to fill it. These run per
- * request, so they are cheap: one capget and at most one capset, on a
- * header and permitted set cached on first use; no allocation, no lock.
+ * request, so they are cheap: no allocation, no lock, no libcap-ng; drop
+ * is one capget plus one capset (none if FSETID is off); restore is one
+ * capget, and only when
+ * FSETID is actually missing, a setfsuid(-1) probe and one capset. The
+ * kernel's capget returns the current effective and permitted sets, so
+ * nothing needs caching but the daemon's fsuid (set by sb_drop_caps; 0
+ * if it was never called).
  *
- * sb_restore_fsetid puts CAP_FSETID back only if the thread has every
- * other permitted capability effective (it is acting as the daemon): it
- * never raises anything in a thread acting as a guest user, whatever the
- * call order. Thread-safe. Failures (impossible short of a kernel bug)
- * abort(): a thread left with the wrong capabilities must not serve on.
+ * sb_restore_fsetid puts CAP_FSETID back only while the thread's fsuid is
+ * the daemon's own (fsuid follows the euid of setresuid, or is set alone
+ * by setfsuid): it never raises anything in a thread acting as a guest
+ * user, whatever the call order. Thread-safe. Failures (impossible short
+ * of a kernel bug) abort(): a thread with the wrong capabilities must not
+ * serve on.
  */
 void sb_drop_fsetid(void);
 void sb_restore_fsetid(void);
