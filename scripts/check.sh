@@ -24,7 +24,8 @@ count_meson() {
 		failed=$((failed + 1)); failures+=("$label: no test log"); return
 	fi
 	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
-import json, sys
+import json, re, sys
+# Count cmocka cases where a test program prints cmocka's summary, else the program itself.
 p = f = s = 0
 names = []
 for line in open(sys.argv[1]):
@@ -33,14 +34,25 @@ for line in open(sys.argv[1]):
         continue
     t = json.loads(line)
     r = t.get("result", "")
-    if r in ("OK", "EXPECTEDFAIL"):
-        p += 1
-    elif r == "SKIP":
+    out = (t.get("stdout", "") or "") + (t.get("stderr", "") or "")
+    cp = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
+    cf = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
+    cs = sum(int(n) for n in re.findall(r"\[  SKIPPED \] (\d+) test", out))
+    if r == "SKIP":
         s += 1
+    elif cp or cf:
+        p += cp
+        s += cs
+        f += cf
+        if r not in ("OK", "EXPECTEDFAIL") and not cf:
+            f += 1  # the program failed after its cases (crash, leak report, exit code)
+    elif r in ("OK", "EXPECTEDFAIL"):
+        p += 1
     else:
         f += 1
+    if r not in ("OK", "EXPECTEDFAIL", "SKIP"):
         names.append(t.get("name", "?"))
-print(p, f, s, ",".join(names))
+print(p, f, s, ",".join(names) or "-")
 PY
 )
 	read -r p f s names <<<"$counts"

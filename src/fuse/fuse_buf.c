@@ -30,7 +30,8 @@ int fuse_buf_take_str(struct fuse_buf *b, size_t max, const char **out)
 	const uint8_t *start = b->data + b->pos;
 	const uint8_t *nul;
 
-	nul = memchr(start, '\0', left < max + 1 ? left : max + 1);
+	/* Look at most max + 1 bytes (the string and its NUL); max may be SIZE_MAX. */
+	nul = memchr(start, '\0', max < left ? max + 1 : left);
 	if (!nul)
 		return -EINVAL; /* unterminated, or longer than @max */
 	*out = (const char *)start;

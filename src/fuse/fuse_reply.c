@@ -74,7 +74,7 @@ int fuse_reply_buf(struct fuse_req *req, const void *buf, size_t size)
 
 int fuse_reply_header_only(struct fuse_req *req, size_t payload_len)
 {
-	if (payload_len > fuse_reply_room(req))
+	if (req->out_len < sizeof(struct fuse_out_header) || payload_len > fuse_reply_room(req))
 		return fuse_reply_err(req, -EIO);
 	return put_header(req, 0, payload_len);
 }

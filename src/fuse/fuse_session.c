@@ -995,6 +995,21 @@ static const struct fuse_op_desc fuse_ops[] = {
 	/* IOCTL, POLL, BMAP, NOTIFY_REPLY, SETUPMAPPING, REMOVEMAPPING: not served (-ENOSYS). */
 };
 
+/* FORGET, BATCH_FORGET and INTERRUPT are never answered, not even with an error. */
+static void reject(struct fuse_req *req, int err)
+{
+	switch (req->in.opcode) {
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+		fuse_reply_none(req);
+		break;
+	default:
+		fuse_reply_err(req, err);
+		break;
+	}
+}
+
 static const struct fuse_op_desc *op_desc(uint32_t opcode)
 {
 	if (opcode >= sizeof(fuse_ops) / sizeof(fuse_ops[0]) || !fuse_ops[opcode].fn)
@@ -1040,16 +1055,16 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 	if (req.in.len != in_len) {
 		log_guest(LOG_LVL_WARN, "request %llu: header says %u bytes, chain holds %zu",
 			  (unsigned long long)req.in.unique, req.in.len, in_len);
-		fuse_reply_err(&req, -EINVAL);
+		reject(&req, -EINVAL);
 		goto out;
 	}
 	if (!desc) {
-		fuse_reply_err(&req, -ENOSYS);
+		reject(&req, -ENOSYS);
 		goto out;
 	}
 	if (!session_ready(se) && req.in.opcode != FUSE_INIT) {
 		log_guest(LOG_LVL_WARN, "%s before INIT", desc->name);
-		fuse_reply_err(&req, -EIO);
+		reject(&req, -EIO);
 		goto out;
 	}
 	/* WRITE data stays in guest memory; everything else is copied and parsed. */
@@ -1058,13 +1073,13 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 		args_len = sizeof(struct fuse_write_in);
 	if (args_len > FUSE_SESSION_MAX_ARGS) {
 		log_guest(LOG_LVL_WARN, "%s with %zu bytes of arguments", desc->name, args_len);
-		fuse_reply_err(&req, -E2BIG);
+		reject(&req, -E2BIG);
 		goto out;
 	}
 	if (args_len < desc->min_in) {
 		log_guest(LOG_LVL_WARN, "%s with %zu bytes of arguments, needs %zu", desc->name,
 			  args_len, desc->min_in);
-		fuse_reply_err(&req, -EINVAL);
+		reject(&req, -EINVAL);
 		goto out;
 	}
 	iov_to_buf(iov, in_cnt, sizeof(req.in), t->args, args_len);
@@ -1073,8 +1088,8 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 	if (req.async)
 		return FUSE_SESSION_ASYNC;
 	if (!req.replied) {
-		log_err("%s: decoder returned without a reply", desc->name);
-		fuse_reply_err(&req, -EIO);
+		log_guest(LOG_LVL_ERROR, "%s: decoder returned without a reply", desc->name);
+		reject(&req, -EIO);
 	}
 out:
 	*written = req.written;

@@ -85,12 +85,14 @@ void vu_dev_set_broken(struct vu_dev *d, const char *why)
 	if (__atomic_exchange_n(&d->broken, true, __ATOMIC_SEQ_CST))
 		return;
 	log_err("device broken: %s; queues stopped until the frontend resets the device", why);
+	pthread_mutex_lock(&d->err_lock);
 	for (unsigned i = 0; i < d->max_queues; i++) {
-		int fd = __atomic_load_n(&d->queues[i].err_fd, __ATOMIC_RELAXED);
+		int fd = d->queues[i].err_fd;
 
 		if (fd >= 0 && eventfd_write(fd, 1) < 0)
 			log_warn("queue %u: cannot signal the error eventfd: %m", i);
 	}
+	pthread_mutex_unlock(&d->err_lock);
 }
 
 static void queue_notify(struct vu_queue *q)
@@ -231,16 +233,18 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 	}
 	q->running = true;
 	/* Late completions that arrived while the queue was stopped. */
-	while (q->deferred) {
-		struct vu_deferred *df = q->deferred;
+	if (q->deferred) {
+		while (q->deferred) {
+			struct vu_deferred *df = q->deferred;
 
-		q->deferred = df->next;
-		if (vq_complete_chain(&q->vq, df->head, df->reply, df->len) == -EPROTO)
-			vu_dev_set_broken(d, "malformed chain on late completion");
-		free(df);
+			q->deferred = df->next;
+			if (vq_complete_chain(&q->vq, df->head, df->reply, df->len) == -EPROTO)
+				vu_dev_set_broken(d, "malformed chain on late completion");
+			free(df);
+		}
+		if (vq_should_notify(&q->vq))
+			queue_notify(q);
 	}
-	if (vq_should_notify(&q->vq))
-		queue_notify(q);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
 }
@@ -333,7 +337,9 @@ static void queue_reset(struct vu_queue *q)
 	queue_drop_deferred(q);
 	close_fd(&q->kick_fd);
 	close_fd(&q->call_fd);
+	pthread_mutex_lock(&q->dev->err_lock);
 	close_fd(&q->err_fd);
+	pthread_mutex_unlock(&q->dev->err_lock);
 	q->num = 0;
 	q->base = 0;
 	q->addr_set = false;
@@ -364,6 +370,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	d->max_queues = max_queues;
 	d->ops = ops;
 	d->opaque = opaque;
+	pthread_mutex_init(&d->err_lock, NULL);
 	vu_mem_init(&d->mem);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		struct vu_queue *q = &d->queues[i];
@@ -395,6 +402,7 @@ void vu_dev_fini(struct vu_dev *d)
 	}
 	close_fd(&d->backend_fd);
 	vu_mem_clear(&d->mem);
+	pthread_mutex_destroy(&d->err_lock);
 }
 
 /* Check the payload size and fd count a request must carry. */
@@ -486,11 +494,16 @@ static int set_vring_fd(struct vu_dev *d, const struct vhost_user_msg *msg, int 
 		q->call_fd = fd;
 		return was_running ? queue_start(d, q) : 0;
 	}
-	default: /* SET_VRING_ERR */
-		__atomic_store_n(&q->err_fd, -1, __ATOMIC_RELAXED);
-		close_fd(&q->err_fd);
-		__atomic_store_n(&q->err_fd, fd, __ATOMIC_RELAXED);
+	default: { /* SET_VRING_ERR */
+		int old;
+
+		pthread_mutex_lock(&d->err_lock);
+		old = q->err_fd;
+		q->err_fd = fd;
+		pthread_mutex_unlock(&d->err_lock);
+		close_fd(&old);
 		return 0;
+	}
 	}
 }
 

@@ -99,6 +99,8 @@ struct vu_dev {
 	struct vu_queue queues[VU_MAX_QUEUES];
 	const struct vu_dev_ops *ops;
 	void *opaque;
+	/* Protects every queue's err_fd: queue threads signal it, the control thread swaps it. */
+	pthread_mutex_t err_lock;
 };
 
 /* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */

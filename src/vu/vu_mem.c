@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -37,6 +38,7 @@ static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 int vu_mem_add(struct vu_mem *m, const struct vhost_user_mem_region *r, int fd)
 {
 	struct vu_mem_region *dst;
+	struct stat st;
 	uint64_t map_size;
 	void *map;
 
@@ -69,6 +71,13 @@ int vu_mem_add(struct vu_mem *m, const struct vhost_user_mem_region *r, int fd)
 	map_size = r->mmap_offset + r->memory_size;
 	if (map_size > SIZE_MAX)
 		return -EINVAL;
+	/* A region past the end of its file would SIGBUS on first touch. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < map_size) {
+		log_err("mem: region of %llu bytes at offset %llu exceeds its %lld-byte file",
+			(unsigned long long)r->memory_size, (unsigned long long)r->mmap_offset,
+			(long long)st.st_size);
+		return -EINVAL;
+	}
 	map = mmap(NULL, (size_t)map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
 		   0);
 	if (map == MAP_FAILED) {
