@@ -49,6 +49,13 @@ cleanup() {
 }
 trap cleanup EXIT
 printf '%s\n' "$HOST_FILE_CONTENT" >"$SHARE/host-file.txt"
+# 100 x 100 files for the guest to walk (basic.sh t_walk_tree); made here, it takes no guest time.
+mkdir "$SHARE/tree"
+for d in $(seq -w 0 99); do
+	mkdir "$SHARE/tree/d$d"
+	# shellcheck disable=SC2046 # one word per file name
+	(cd "$SHARE/tree/d$d" && touch $(seq -f 'f%02g' 0 99))
+done
 
 mkdir -p "$LOG_DIR"
 LOG=$LOG_DIR/basic.log

@@ -243,6 +243,18 @@ t_host_late() {
 	return 1
 }
 
+# The host made tree/ (100 directories x 100 files) before boot: walk it all, with stat of
+# every entry, so the daemon holds ~10,000 inodes; the fd check after umount shows they go.
+t_walk_tree() {
+	[ -d "$M/tree" ] || { echo "host did not create tree/"; return 1; }
+	t0=$(now)
+	n=$(find "$M/tree" -type f | wc -l)
+	expect "files found" "$n" 10000 || return 1
+	s=$(ls -lR "$M/tree" | grep -c '^-')
+	info "TIME: walk and ls -lR 10,000 files: $(since "$t0") s"
+	expect "ls -lR files" "$s" 10000
+}
+
 t_umount() {
 	cd / || return 1
 	sync
@@ -266,6 +278,7 @@ check "file written on the host during the run" t_host_late
 check "df shows sizes" t_df
 check "stat/ls -l modes" t_modes
 check "symlink and hard link" t_links
+check "walk a 10,000-file tree" t_walk_tree
 info "INFO: tests before unmount took $(since "$T0") s"
 check "umount" t_umount
 
