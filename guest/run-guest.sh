@@ -2,7 +2,8 @@
 # run-guest.sh: boot a Linux guest under QEMU (TCG) on a virtio-fs share served by vufsd.
 #
 # Usage:
-#   guest/run-guest.sh --share DIR (--script FILE | --shell)
+#   guest/run-guest.sh --share DIR (--script FILE | --rootfs | --shell)
+#                      [--add FILE[:GUESTPATH]]... [--append ARGS]
 #                      [--log FILE] [--timeout SEC] [--check-fds]
 #
 #   --share DIR     host directory to export (the daemon's --shared-dir); the guest mounts it,
@@ -10,8 +11,17 @@
 #   --script FILE   guest-side sh script to run as `sh /guest-script.sh /mnt` (script mode).
 #                   run-guest.sh exits with its status, taken from the `VUFS-EXIT <status>` line
 #                   that the guest's /init prints (non-zero if that line never comes).
+#   --rootfs        the share is the guest's root file system instead (kernel command line
+#                   vufs.rootfs=1, see init.sh): /init mounts it on /newroot and switch_root()s
+#                   into it. Script mode then runs the share's own /vufs-rootfs-test.sh (it must
+#                   exist) with the share's /bin/sh; with --shell, the share's shell.
 #   --shell         interactive guest shell on this terminal instead (Ctrl-D or `poweroff -f`
 #                   to leave; Ctrl-A x kills QEMU).
+#   --add FILE[:GUESTPATH]
+#                   put FILE (mode kept) into the per-run initramfs as GUESTPATH (an absolute
+#                   path, default /BASENAME), next to /guest-script.sh; repeatable. E.g.
+#                   --add build/vufs-as:/bin/vufs-as.
+#   --append ARGS   extra kernel command-line arguments.
 #   --log FILE      script mode: also write the console (and the host's own lines) to FILE;
 #                   shell mode: QEMU logs the console to FILE. The daemon's stdout/stderr then
 #                   go to FILE with .log replaced by .daemon.log.
@@ -44,6 +54,16 @@
 #                              (NAME: one plain file name); reply OK once it is written.
 #   HOST-MD5? RELPATH SUM      compare SUM with md5sum of DIR/RELPATH; reply OK or FAIL.
 #                              A mismatch fails the run even if the guest ignores the reply.
+#   HOST-STAT? RELPATH         lstat DIR/RELPATH on the host (the last component is not
+#                              followed; the rest must stay inside DIR); reply
+#                              `OK uid=U gid=G mode=OCTAL size=N type=T` (mode: permission and
+#                              set-id/sticky bits, like stat %a; type: file dir symlink fifo
+#                              socket chardev blockdev other) or `FAIL <why>`.
+#   HOST-LOCK? RELPATH SEC     a host process takes flock(LOCK_EX) and an OFD write lock on the
+#                              whole of DIR/RELPATH (an existing regular file) and holds both for
+#                              SEC seconds (1..600) in the background; reply OK once both are
+#                              held, FAIL if either could not be taken (e.g. a guest holds a
+#                              conflicting lock). Holders still running at the end are killed.
 #   VUFS-UNMOUNTED             the guest has unmounted the share and waits for the verdict.
 #                              With --check-fds the host polls, for up to 10 s, the fds of the
 #                              daemon and all of its descendant processes (sandboxes fork) until
@@ -70,7 +90,8 @@ usage() {
 }
 die() { echo "run-guest: error: $*" >&2; exit 2; }
 
-SHARE="" SCRIPT="" SHELL_MODE=0 LOG="" TIMEOUT="" CHECK_FDS=0
+SHARE="" SCRIPT="" SHELL_MODE=0 LOG="" TIMEOUT="" CHECK_FDS=0 ROOTFS=0 EXTRA_APPEND=""
+ADD=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--share) [ $# -ge 2 ] || usage; SHARE=$2; shift 2 ;;
@@ -78,6 +99,11 @@ while [ $# -gt 0 ]; do
 	--script) [ $# -ge 2 ] || usage; SCRIPT=$2; shift 2 ;;
 	--script=*) SCRIPT=${1#*=}; shift ;;
 	--shell) SHELL_MODE=1; shift ;;
+	--rootfs) ROOTFS=1; shift ;;
+	--add) [ $# -ge 2 ] || usage; ADD+=("$2"); shift 2 ;;
+	--add=*) ADD+=("${1#*=}"); shift ;;
+	--append) [ $# -ge 2 ] || usage; EXTRA_APPEND="$EXTRA_APPEND $2"; shift 2 ;;
+	--append=*) EXTRA_APPEND="$EXTRA_APPEND ${1#*=}"; shift ;;
 	--log) [ $# -ge 2 ] || usage; LOG=$2; shift 2 ;;
 	--log=*) LOG=${1#*=}; shift ;;
 	--timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
@@ -93,11 +119,22 @@ SHARE=$(cd "$SHARE" && pwd -P)
 if [ "$SHELL_MODE" = 1 ]; then
 	[ -z "$SCRIPT" ] || die "--script and --shell are exclusive"
 	[ "$CHECK_FDS" = 0 ] || die "--check-fds needs --script"
+elif [ "$ROOTFS" = 1 ]; then
+	[ -z "$SCRIPT" ] || die "--script and --rootfs are exclusive (--rootfs runs the share's /vufs-rootfs-test.sh)"
+	[ -f "$SHARE/vufs-rootfs-test.sh" ] || die "--rootfs: $SHARE/vufs-rootfs-test.sh not found"
+	TIMEOUT=${TIMEOUT:-600}
 else
 	[ -n "$SCRIPT" ] || usage
 	[ -f "$SCRIPT" ] || die "guest script $SCRIPT not found"
 	TIMEOUT=${TIMEOUT:-600}
 fi
+for a in "${ADD[@]}"; do
+	f=${a%%:*}
+	[ -f "$f" ] || die "--add: $f is not a file"
+	case "$a" in
+	*:*) case "${a#*:}" in /?*) ;; *) die "--add: guest path in '$a' must be absolute" ;; esac ;;
+	esac
+done
 case "$TIMEOUT" in
 "" | *[!0-9]*) [ -z "$TIMEOUT" ] || die "--timeout needs a number of seconds" ;;
 esac
@@ -132,6 +169,7 @@ fi
 QEMU_ERR=$RUN/qemu.stderr
 
 DPID="" QPID="" FAILED=0 GUEST_STATUS="" CLEANED=0 MOUNTED_AT="" INTERRUPTED=0
+LOCK_PIDS=() NLOCKS=0
 
 # Print a host-side line to the terminal and, in script mode, to the log.
 hsay() {
@@ -192,6 +230,11 @@ cleanup() {
 	[ "$CLEANED" = 0 ] || return 0
 	CLEANED=1
 	stop_qemu
+	local p
+	for p in "${LOCK_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	stop_daemon
 	if [ -s "$QEMU_ERR" ]; then
 		hsay "qemu stderr (last 20 lines):"
@@ -249,13 +292,23 @@ done
 # --- QEMU ---------------------------------------------------------------------------------------
 APPEND="console=ttyS0 quiet panic=-1"
 INITRD=$BASE_INITRD
-if [ "$SHELL_MODE" = 1 ]; then
-	APPEND="$APPEND vufs.shell=1"
-else
-	# Per-run cpio with /guest-script.sh, appended to a copy of the cached base image.
+[ "$SHELL_MODE" = 0 ] || APPEND="$APPEND vufs.shell=1"
+[ "$ROOTFS" = 0 ] || APPEND="$APPEND vufs.rootfs=1"
+APPEND="$APPEND${EXTRA_APPEND}"
+if [ -n "$SCRIPT" ] || [ ${#ADD[@]} -gt 0 ]; then
+	# Per-run cpio with /guest-script.sh and the --add files, appended to a copy of the cached
+	# base image.
 	mkdir "$RUN/extra"
-	cp "$SCRIPT" "$RUN/extra/guest-script.sh"
-	(cd "$RUN/extra" && echo guest-script.sh | cpio -o -H newc -R 0:0 --quiet) >"$RUN/extra.cpio"
+	[ -z "$SCRIPT" ] || cp "$SCRIPT" "$RUN/extra/guest-script.sh"
+	for a in "${ADD[@]}"; do
+		f=${a%%:*}
+		dst=/$(basename "$f")
+		[[ "$a" != *:* ]] || dst=${a#*:}
+		mkdir -p "$RUN/extra$(dirname "$dst")"
+		cp -p "$f" "$RUN/extra$dst"
+	done
+	(cd "$RUN/extra" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) \
+		>"$RUN/extra.cpio"
 	cat "$BASE_INITRD" "$RUN/extra.cpio" >"$RUN/initrd.cpio"
 	INITRD=$RUN/initrd.cpio
 fi
@@ -274,7 +327,11 @@ if [ "$SHELL_MODE" = 1 ]; then
 	chardev="stdio,id=con,mux=on,signal=off"
 	[ -z "$LOG" ] || chardev="$chardev,logfile=$SERIAL_LOG"
 	QEMU_ARGS+=(-chardev "$chardev" -serial chardev:con -mon "chardev=con,mode=readline")
-	hsay "booting the guest (shell mode); the share $SHARE is mounted on /mnt"
+	if [ "$ROOTFS" = 1 ]; then
+		hsay "booting the guest (shell mode) on the share $SHARE as its root"
+	else
+		hsay "booting the guest (shell mode); the share $SHARE is mounted on /mnt"
+	fi
 	rc=0
 	if [ -n "$TIMEOUT" ]; then
 		timeout --foreground "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" 2>"$QEMU_ERR" || rc=$?
@@ -422,6 +479,90 @@ handle_md5() { # RELPATH SUM
 	fi
 }
 
+# Checks that RELPATH (a guest-supplied path) is a plain relative path inside the share whose
+# parent directory really is inside it; sets HOST_PATH to DIR/RELPATH with the parent resolved.
+share_path() {
+	local rel=${1:-} parent
+	HOST_PATH=""
+	[[ "$rel" =~ ^[A-Za-z0-9._/-]+$ ]] && [[ "$rel" != /* ]] && [[ "/$rel/" != */../* ]] ||
+		return 1
+	rel=${rel%/}
+	parent=$(realpath -e "$SHARE/$(dirname "$rel")" 2>/dev/null) || return 1
+	[ "$parent" = "$SHARE" ] || [[ "$parent" == "$SHARE"/* ]] || return 1
+	HOST_PATH=$parent/$(basename "$rel")
+	[ "$(basename "$rel")" != . ] || HOST_PATH=$parent
+}
+
+handle_stat() { # RELPATH
+	local rel=${1:-} out
+	if ! share_path "$rel"; then
+		hsay "HOST-STAT? $rel: not a path inside the share"
+		reply "FAIL bad path"
+		return
+	fi
+	if ! out=$(stat -c '%u %g %a %s %F' -- "$HOST_PATH" 2>&1); then
+		hsay "HOST-STAT? $rel: ${out##*: }"
+		reply "FAIL ${out##*: }"
+		return
+	fi
+	local uid gid mode size type
+	read -r uid gid mode size type <<<"$out"
+	case "$type" in
+	"regular file" | "regular empty file") type="file" ;;
+	directory) type=dir ;;
+	"symbolic link") type=symlink ;;
+	fifo) type=fifo ;;
+	socket) type=socket ;;
+	"character special file") type=chardev ;;
+	"block special file") type=blockdev ;;
+	*) type=other ;;
+	esac
+	hsay "stat $rel: uid=$uid gid=$gid mode=$mode size=$size type=$type"
+	reply "OK uid=$uid gid=$gid mode=$mode size=$size type=$type"
+}
+
+# The host-side lock holder (perl is in every Debian system): flock(LOCK_EX) plus an OFD write
+# lock (F_OFD_SETLK = 37; struct flock on x86-64/aarch64 is s s x4 q q i x4) on the whole file.
+# shellcheck disable=SC2016 # perl code, not shell expansions
+HOST_LOCKER='use strict; use Fcntl qw(:flock F_WRLCK SEEK_SET);
+open(my $fh, "+<", $ARGV[0]) or die "open: $!\n";
+flock($fh, LOCK_EX | LOCK_NB) or die "flock: $!\n";
+my $fl = pack("s s x4 q q i x4", F_WRLCK, SEEK_SET, 0, 0, 0);
+fcntl($fh, 37, $fl) or die "F_OFD_SETLK: $!\n";
+$| = 1; print "locked\n"; sleep $ARGV[1];'
+
+handle_lock() { # RELPATH SECONDS
+	local rel=${1:-} secs=${2:-} out i pid
+	if ! share_path "$rel" || [ -L "$HOST_PATH" ] || [ ! -f "$HOST_PATH" ]; then
+		hsay "HOST-LOCK? $rel: not a regular file inside the share"
+		reply "FAIL bad path"
+		return
+	fi
+	if [[ ! "$secs" =~ ^[0-9]+$ ]] || [ "$secs" -lt 1 ] || [ "$secs" -gt 600 ]; then
+		hsay "HOST-LOCK? $rel: bad duration '$secs'"
+		reply "FAIL bad duration"
+		return
+	fi
+	NLOCKS=$((NLOCKS + 1))
+	out=$RUN/host-lock.$NLOCKS
+	perl -e "$HOST_LOCKER" "$HOST_PATH" "$secs" >"$out" 2>&1 &
+	pid=$!
+	LOCK_PIDS+=("$pid")
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^locked' "$out" 2>/dev/null && break
+		alive "$pid" || break
+		sleep 0.05
+	done
+	if grep -q '^locked' "$out" 2>/dev/null; then
+		hsay "locked $rel on the host (flock + OFD write lock) for $secs s"
+		reply "OK locked for $secs s"
+	else
+		kill -TERM "$pid" 2>/dev/null || true
+		hsay "HOST-LOCK? $rel: $(tr '\n' ' ' <"$out")"
+		reply "FAIL $(tr '\n' ' ' <"$out")"
+	fi
+}
+
 handle_line() {
 	local line=$1 w words content
 	printf '%s\n' "$line"
@@ -436,6 +577,12 @@ handle_line() {
 	*"HOST-MD5? "*)
 		read -r -a words <<<"${line#*HOST-MD5? }"
 		handle_md5 "${words[0]:-}" "${words[1]:-}" ;;
+	*"HOST-STAT? "*)
+		read -r -a words <<<"${line#*HOST-STAT? }"
+		handle_stat "${words[0]:-}" ;;
+	*"HOST-LOCK? "*)
+		read -r -a words <<<"${line#*HOST-LOCK? }"
+		handle_lock "${words[0]:-}" "${words[1]:-}" ;;
 	*VUFS-UNMOUNTED*) handle_unmounted ;;
 	*"init: virtio-fs share mounted"*) [ -n "$MOUNTED_AT" ] || MOUNTED_AT=$((SECONDS - START)) ;;
 	*"VUFS-EXIT "*)
@@ -445,7 +592,11 @@ handle_line() {
 	esac
 }
 
-hsay "booting the guest (script $(basename "$SCRIPT"), share $SHARE, timeout ${TIMEOUT}s)"
+if [ "$ROOTFS" = 1 ]; then
+	hsay "booting the guest on the share $SHARE as its root (timeout ${TIMEOUT}s)"
+else
+	hsay "booting the guest (script $(basename "$SCRIPT"), share $SHARE, timeout ${TIMEOUT}s)"
+fi
 buf="" timed_out=0 daemon_died=0
 while :; do
 	if IFS= read -r -t 1 chunk <&3; then

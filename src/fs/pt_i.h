@@ -79,6 +79,11 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *inode);
  * one guest lookup on it. Fills @out. Returns 0 or -errno.
  */
 int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out);
+/*
+ * If the inode (@st's dev and ino, @mnt_id) is already known, count one
+ * lookup on it and fill @out; else -ENOENT.
+ */
+int pt_inode_find(struct pt_fs *fs, const struct stat *st, uint64_t mnt_id, struct pt_entry *out);
 /* Undo one counted lookup (reply could not be sent). */
 void pt_inode_unlookup(struct pt_fs *fs, uint64_t nodeid);
 void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n);
@@ -94,6 +99,8 @@ unsigned long pt_handle_count(struct pt_fs *fs);
 
 /* statx of an O_PATH fd into a struct stat; @mnt_id optional. */
 int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
+/* statx of @name under @dirfd, never following a symlink (@flags: extra AT_*). */
+int pt_stat_at(int dirfd, const char *name, int flags, struct stat *st, uint64_t *mnt_id);
 
 /* pt_cred.c: act as the request's caller on this thread only. */
 struct pt_cred_saved {

@@ -20,9 +20,14 @@
 
 int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id)
 {
+	return pt_stat_at(fd, "", AT_EMPTY_PATH, st, mnt_id);
+}
+
+int pt_stat_at(int dirfd, const char *name, int flags, struct stat *st, uint64_t *mnt_id)
+{
 	struct statx stx;
 
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+	if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
 		  STATX_BASIC_STATS | STATX_MNT_ID, &stx) < 0)
 		return -errno;
 	memset(st, 0, sizeof(*st));
@@ -283,6 +288,20 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 err_close:
 	close(fd);
 	return err;
+}
+
+int pt_inode_find(struct pt_fs *fs, const struct stat *st, uint64_t mnt_id, struct pt_entry *out)
+{
+	struct pt_inode *in;
+
+	pthread_mutex_lock(&fs->inode_lock);
+	in = hash_find(fs, st->st_dev, st->st_ino, mnt_id);
+	if (in) {
+		in->nlookup++;
+		fill_entry(in, st, out);
+	}
+	pthread_mutex_unlock(&fs->inode_lock);
+	return in ? 0 : -ENOENT;
 }
 
 void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n)

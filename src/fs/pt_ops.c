@@ -202,6 +202,20 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 			fd = -EACCES;
 		}
 	} else {
+		struct stat st;
+		uint64_t mnt_id;
+		int err;
+
+		/*
+		 * Known inodes (the common case: the guest's cache expired) need
+		 * one statx of the name, no fd. The name is one component and is
+		 * not followed, so this cannot leave the directory.
+		 */
+		err = pt_stat_at(dir->fd, name, 0, &st, &mnt_id);
+		if (err)
+			return err;
+		if (!pt_inode_find(fs, &st, mnt_id, out))
+			return 0;
 		fd = open_beneath(dir->fd, name, O_PATH, 0);
 	}
 	if (fd < 0)
