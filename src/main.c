@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -161,6 +162,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_init(dm.cfg.log_level, dm.cfg.syslog);
+	/* The guest applied its umask to every mode it sends: ours must not mask again. */
+	umask(0);
 
 	sig_fd = setup_signals();
 	if (sig_fd < 0) {

@@ -182,6 +182,7 @@ int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
  * interrupts it (-EINTR).
  */
 int pt_getlk(struct pt_fs *fs, uint64_t fh, struct flock *fl);
+/* @fl->l_pid: the guest process taking the lock (reported by a later pt_getlk). */
 int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, bool wait);
 int pt_flock(struct pt_fs *fs, uint64_t fh, int op);
 

@@ -11,8 +11,10 @@
  * set-group-ID rules on creation (no CAP_FSETID: CVE-2022-0358), chown.
  *
  * Supplementary groups: FUSE 7.38 does not carry the caller's, so while
- * acting for a guest user the thread has none (never the daemon's own,
- * which would grant e.g. group root); only the caller's primary gid counts.
+ * acting for a guest user the thread has none of its own (never the
+ * daemon's, which would grant e.g. group root): only the caller's primary
+ * gid, plus the groups of the objects involved when the host refuses what
+ * the guest kernel (which knows the caller's groups) allowed (pt_caller).
  */
 #include <errno.h>
 #include <grp.h>
@@ -42,19 +44,24 @@ int pt_cred_init(struct pt_fs *fs)
 	return 0;
 }
 
-int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_cred_saved *saved)
+int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, const gid_t *groups, unsigned n,
+		  struct pt_cred_saved *saved)
 {
 	int err;
 
 	saved->switched = false;
+	saved->groups_set = false;
 	saved->fs = fs;
 	if (!fs->switch_creds || (ctx->uid == 0 && ctx->gid == 0))
 		return 0;
 	/* Groups and gid first: once the euid is not 0 they can no longer change. */
-	if (fs->ngroups && syscall(SYS_setgroups, 0, NULL) < 0) {
-		err = -errno;
-		log_err("cannot drop supplementary groups: %m");
-		return err;
+	if (n || fs->ngroups) {
+		if (syscall(SYS_setgroups, n, n ? groups : NULL) < 0) {
+			err = -errno;
+			log_err("cannot set supplementary groups: %m");
+			return err;
+		}
+		saved->groups_set = true;
 	}
 	if (syscall(SYS_setresgid, -1, ctx->gid, -1) < 0) {
 		err = -errno;
@@ -72,8 +79,9 @@ int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_cred_sav
 	return 0;
 
 err_groups:
-	if (fs->ngroups && syscall(SYS_setgroups, fs->ngroups, fs->groups) < 0)
+	if (saved->groups_set && syscall(SYS_setgroups, fs->ngroups, fs->groups) < 0)
 		abort();
+	saved->groups_set = false;
 	return err;
 }
 
@@ -89,9 +97,66 @@ void pt_cred_leave(struct pt_cred_saved *saved)
 	 * something the guest controls.
 	 */
 	if (syscall(SYS_setresuid, -1, 0, -1) < 0 || syscall(SYS_setresgid, -1, 0, -1) < 0 ||
-	    (fs->ngroups && syscall(SYS_setgroups, fs->ngroups, fs->groups) < 0)) {
+	    (saved->groups_set && syscall(SYS_setgroups, fs->ngroups, fs->groups) < 0)) {
 		log_err("cannot restore the daemon's credentials: %m");
 		abort();
 	}
 	saved->switched = false;
+	saved->groups_set = false;
+}
+
+void pt_caller_init(struct pt_caller *c, struct pt_fs *fs, const struct pt_ctx *ctx,
+		    const gid_t *groups, unsigned n)
+{
+	c->fs = fs;
+	c->ctx = ctx;
+	c->attempt = 0;
+	c->ngroups = 0;
+	for (unsigned i = 0; i < n && c->ngroups < PT_CRED_MAX_GROUPS; i++) {
+		if (groups[i] != ctx->gid && groups[i] != (gid_t)-1)
+			c->groups[c->ngroups++] = groups[i];
+	}
+	c->saved.switched = false;
+}
+
+static void add_group(struct pt_caller *c, gid_t g)
+{
+	if (g == c->ctx->gid || c->ngroups >= PT_CRED_MAX_GROUPS)
+		return;
+	for (unsigned i = 0; i < c->ngroups; i++) {
+		if (c->groups[i] == g)
+			return;
+	}
+	c->groups[c->ngroups++] = g;
+}
+
+bool pt_caller_next(struct pt_caller *c, int *err, const int *obj_fds, unsigned nobj)
+{
+	unsigned before;
+	int r;
+
+	if (c->attempt > 0) {
+		bool switched = c->saved.switched;
+
+		pt_cred_leave(&c->saved);
+		if (c->attempt > 1 || !switched || (*err != -EACCES && *err != -EPERM))
+			return false;
+		before = c->ngroups;
+		for (unsigned i = 0; i < nobj; i++) {
+			struct stat st;
+
+			if (obj_fds[i] >= 0 &&
+			    fstatat(obj_fds[i], "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+				add_group(c, st.st_gid);
+		}
+		if (c->ngroups == before)
+			return false; /* no group we did not already try */
+	}
+	r = pt_cred_enter(c->fs, c->ctx, c->groups, c->ngroups, &c->saved);
+	if (r) {
+		*err = r;
+		return false;
+	}
+	c->attempt++;
+	return true;
 }

@@ -22,14 +22,23 @@ struct pt_inode {
 	struct pt_inode *hnext;  /* hash chain by (dev, ino, mnt_id) */
 };
 
+/* A POSIX lock a guest process holds through one open file (for F_GETLK's pid). */
+struct pt_lock_rec {
+	uint64_t start, end; /* inclusive; end UINT64_MAX: to end of file */
+	short type;          /* F_RDLCK or F_WRLCK */
+	uint32_t pid;        /* the guest's tgid, as the guest sent it */
+};
+
 struct pt_handle {
 	int fd;                 /* opened for I/O (regular file or directory) */
 	struct pt_inode *inode; /* holds one ref */
 	bool is_dir;
 	/* protected by pt_fs.handle_lock: */
 	uint32_t refs;
-	/* directory stream state, protected by dir_lock: */
+	/* directory stream state (directories) or lock records (files), protected by dir_lock: */
 	pthread_mutex_t dir_lock;
+	struct pt_lock_rec *locks; /* byte ranges this open file holds, with the guest pid */
+	unsigned nlocks, cap_locks;
 	char *dir_buf;        /* getdents64 results */
 	size_t dir_len;       /* valid bytes in dir_buf */
 	size_t dir_pos;       /* next unread record in dir_buf */
@@ -103,13 +112,53 @@ int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
 int pt_stat_at(int dirfd, const char *name, int flags, struct stat *st, uint64_t *mnt_id);
 
 /* pt_cred.c: act as the request's caller on this thread only. */
+#define PT_CRED_MAX_GROUPS 3
+
 struct pt_cred_saved {
 	bool switched;
+	bool groups_set;
 	struct pt_fs *fs;
 };
 /* Remember the daemon's supplementary groups. */
 int pt_cred_init(struct pt_fs *fs);
-int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_cred_saved *saved);
+/*
+ * Switch this thread to the caller's uid/gid with supplementary groups
+ * @groups (@n of them, at most PT_CRED_MAX_GROUPS; none by default).
+ * A no-op for uid 0 / gid 0 callers or an unprivileged daemon.
+ */
+int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, const gid_t *groups, unsigned n,
+		  struct pt_cred_saved *saved);
 void pt_cred_leave(struct pt_cred_saved *saved);
+
+/*
+ * Run one host operation as the caller, retrying once as a member of the
+ * groups of the objects involved when the host refuses (EACCES/EPERM).
+ *
+ * Why: FUSE 7.38 does not carry the caller's supplementary groups, but the
+ * guest kernel, which knows them, has already checked the operation
+ * (virtio-fs always mounts with default_permissions). A refusal that only
+ * membership of the object's group would have avoided is that missing
+ * information; anything else fails the same way again. Usage:
+ *
+ *	struct pt_caller c;
+ *	int objs[] = { dir->fd };
+ *
+ *	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
+ *		err = mkdirat(dir->fd, name, mode) < 0 ? -errno : 0;
+ *
+ * @groups given to pt_caller_init apply from the first attempt (the guest
+ * vouched for them, e.g. a set-group-ID bit it left in a create mode).
+ */
+struct pt_caller {
+	struct pt_fs *fs;
+	const struct pt_ctx *ctx;
+	gid_t groups[PT_CRED_MAX_GROUPS];
+	unsigned ngroups;
+	unsigned attempt;
+	struct pt_cred_saved saved;
+};
+void pt_caller_init(struct pt_caller *c, struct pt_fs *fs, const struct pt_ctx *ctx,
+		    const gid_t *groups, unsigned n);
+bool pt_caller_next(struct pt_caller *c, int *err, const int *obj_fds, unsigned nobj);
 
 #endif /* VUFS_PT_I_H */

@@ -404,6 +404,7 @@ static void handle_free(struct pt_fs *fs, struct pt_handle *h)
 	pt_inode_put(fs, h->inode);
 	pthread_mutex_destroy(&h->dir_lock);
 	free(h->dir_buf);
+	free(h->locks);
 	free(h);
 }
 

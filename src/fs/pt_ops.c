@@ -281,12 +281,80 @@ static int set_times(struct pt_fs *fs, struct pt_inode *in, int fd, const struct
 	return utimensat(fs->proc_fd, name, ts, 0) < 0 ? -errno : 0;
 }
 
+/* One attribute change as the caller (with the group retry of pt_caller). */
+static int setattr_step(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_inode *in, int fd,
+			const struct pt_setattr *sa, unsigned what)
+{
+	int objs[] = { in->fd };
+	gid_t vouched[2];
+	unsigned nvouched = 0;
+	struct pt_caller c;
+	char name[16];
+	int err = 0;
+
+	snprintf(name, sizeof(name), "%d", in->fd);
+	/*
+	 * The guest strips a set-group-ID bit (chmod) or refuses a chgrp when
+	 * the caller is not in the group: when they arrive, the caller is.
+	 */
+	if (what == PT_SET_GID)
+		vouched[nvouched++] = sa->gid;
+	if (what == PT_SET_MODE && (sa->mode & S_ISGID)) {
+		struct stat st;
+
+		if (!pt_stat_fd(in->fd, &st, NULL))
+			vouched[nvouched++] = st.st_gid;
+	}
+	for (pt_caller_init(&c, fs, ctx, vouched, nvouched); pt_caller_next(&c, &err, objs, 1);) {
+		switch (what) {
+		case PT_SET_MODE:
+			if (fd >= 0)
+				err = fchmod(fd, sa->mode) < 0 ? -errno : 0;
+			else if (in->type == S_IFLNK)
+				err = -EOPNOTSUPP; /* Linux has no symlink modes */
+			else
+				err = fchmodat(fs->proc_fd, name, sa->mode, 0) < 0 ? -errno : 0;
+			break;
+		case PT_SET_GID: /* with or without the uid */
+			err = fchownat(in->fd, "", (sa->valid & PT_SET_UID) ? sa->uid : (uid_t)-1,
+				       sa->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+				      ? -errno
+				      : 0;
+			break;
+		case PT_SET_UID:
+			err = fchownat(in->fd, "", sa->uid, (gid_t)-1,
+				       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+				      ? -errno
+				      : 0;
+			break;
+		case PT_SET_SIZE:
+			if (fd >= 0) {
+				err = ftruncate(fd, (off_t)sa->size) < 0 ? -errno : 0;
+			} else if (in->type != S_IFREG) {
+				err = in->type == S_IFDIR ? -EISDIR : -EINVAL;
+			} else {
+				int tfd = reopen_inode(fs, in, O_WRONLY);
+
+				err = tfd;
+				if (tfd >= 0) {
+					err = ftruncate(tfd, (off_t)sa->size) < 0 ? -errno : 0;
+					close(tfd);
+				}
+			}
+			break;
+		default: /* times */
+			err = set_times(fs, in, fd, sa);
+			break;
+		}
+	}
+	return err;
+}
+
 int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 	       const struct pt_setattr *sa, struct stat *st)
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
 	struct pt_handle *h = NULL;
-	struct pt_cred_saved cred = { 0 };
 	int fd = -1, err = 0;
 
 	if (!in)
@@ -300,58 +368,19 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		fd = h->fd;
 	}
 	/* The host kernel decides who may chmod, chown, truncate and touch. */
-	err = pt_cred_enter(fs, ctx, &cred);
-	if (err)
-		goto out;
-	if (sa->valid & PT_SET_MODE) {
-		char name[16];
-
-		if (fd >= 0) {
-			err = fchmod(fd, sa->mode) < 0 ? -errno : 0;
-		} else if (in->type == S_IFLNK) {
-			err = -EOPNOTSUPP; /* Linux has no symlink modes */
-		} else {
-			snprintf(name, sizeof(name), "%d", in->fd);
-			err = fchmodat(fs->proc_fd, name, sa->mode, 0) < 0 ? -errno : 0;
-		}
-		if (err)
-			goto out;
-	}
-	if (sa->valid & (PT_SET_UID | PT_SET_GID)) {
-		uid_t uid = (sa->valid & PT_SET_UID) ? sa->uid : (uid_t)-1;
-		gid_t gid = (sa->valid & PT_SET_GID) ? sa->gid : (gid_t)-1;
-
-		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-			err = -errno;
-			goto out;
-		}
-	}
-	if (sa->valid & PT_SET_SIZE) {
-		if (fd >= 0) {
-			err = ftruncate(fd, (off_t)sa->size) < 0 ? -errno : 0;
-		} else if (in->type != S_IFREG) {
-			err = in->type == S_IFDIR ? -EISDIR : -EINVAL;
-		} else {
-			int tfd = reopen_inode(fs, in, O_WRONLY);
-
-			if (tfd < 0) {
-				err = tfd;
-			} else {
-				err = ftruncate(tfd, (off_t)sa->size) < 0 ? -errno : 0;
-				close(tfd);
-			}
-		}
-		if (err)
-			goto out;
-	}
-	if (sa->valid & (PT_SET_ATIME | PT_SET_MTIME | PT_SET_ATIME_NOW | PT_SET_MTIME_NOW)) {
-		err = set_times(fs, in, fd, sa);
-		if (err)
-			goto out;
-	}
-	err = pt_stat_fd(in->fd, st, NULL);
+	if (sa->valid & PT_SET_MODE)
+		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_MODE);
+	if (!err && (sa->valid & PT_SET_GID))
+		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_GID);
+	else if (!err && (sa->valid & PT_SET_UID))
+		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_UID);
+	if (!err && (sa->valid & PT_SET_SIZE))
+		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_SIZE);
+	if (!err && (sa->valid & (PT_SET_ATIME | PT_SET_MTIME | PT_SET_ATIME_NOW | PT_SET_MTIME_NOW)))
+		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_ATIME);
+	if (!err)
+		err = pt_stat_fd(in->fd, st, NULL);
 out:
-	pt_cred_leave(&cred);
 	if (h)
 		pt_handle_put(fs, h);
 	pt_inode_put(fs, in);
@@ -368,7 +397,7 @@ int pt_access(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int m
 	if (!in)
 		return -ESTALE;
 	snprintf(name, sizeof(name), "%d", in->fd);
-	err = pt_cred_enter(fs, ctx, &cred);
+	err = pt_cred_enter(fs, ctx, NULL, 0, &cred);
 	if (!err) {
 		/* AT_EACCESS: check as the effective (the caller's) ids. */
 		err = faccessat(fs->proc_fd, name, mask, AT_EACCESS) < 0 ? -errno : 0;
@@ -408,6 +437,26 @@ int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
 	return err;
 }
 
+/*
+ * A create mode that still has S_ISGID: the guest kernel strips it when the
+ * caller is not in the directory's group (and a set-group-ID directory's
+ * group is what the new node gets), so act as a member of that group.
+ * *@gid is -1 when there is nothing to vouch for.
+ */
+static int setgid_vouched(struct pt_inode *dir, mode_t mode, gid_t *gid)
+{
+	struct stat st;
+	int err;
+
+	*gid = (gid_t)-1;
+	if (!(mode & S_ISGID))
+		return 0;
+	err = pt_stat_fd(dir->fd, &st, NULL);
+	if (!err)
+		*gid = st.st_gid;
+	return err;
+}
+
 /* What a create-like operation does under its parent, as the caller. */
 enum mk_kind { MK_DIR, MK_NOD, MK_SYMLINK };
 
@@ -416,7 +465,9 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		     const char *target, struct pt_entry *out)
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
-	struct pt_cred_saved cred;
+	struct pt_caller c;
+	gid_t vouched;
+	int objs[1];
 	int err;
 
 	if (!dir)
@@ -425,21 +476,23 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		err = -ENOTDIR;
 		goto out;
 	}
-	err = pt_cred_enter(fs, ctx, &cred);
+	objs[0] = dir->fd;
+	err = setgid_vouched(dir, mode, &vouched);
 	if (err)
 		goto out;
-	switch (kind) {
-	case MK_DIR:
-		err = mkdirat(dir->fd, name, mode & 07777) < 0 ? -errno : 0;
-		break;
-	case MK_NOD:
-		err = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
-		break;
-	case MK_SYMLINK:
-		err = symlinkat(target, dir->fd, name) < 0 ? -errno : 0;
-		break;
+	for (pt_caller_init(&c, fs, ctx, &vouched, 1); pt_caller_next(&c, &err, objs, 1);) {
+		switch (kind) {
+		case MK_DIR:
+			err = mkdirat(dir->fd, name, mode & 07777) < 0 ? -errno : 0;
+			break;
+		case MK_NOD:
+			err = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
+			break;
+		case MK_SYMLINK:
+			err = symlinkat(target, dir->fd, name) < 0 ? -errno : 0;
+			break;
+		}
 	}
-	pt_cred_leave(&cred);
 	if (!err)
 		err = lookup_in(fs, dir, name, out);
 out:
@@ -483,8 +536,9 @@ int pt_link(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
 	struct pt_inode *dir = pt_inode_get(fs, newparent);
-	struct pt_cred_saved cred;
+	struct pt_caller c;
 	char name[16];
+	int objs[2];
 	int err;
 
 	if (!in || !dir) {
@@ -501,12 +555,10 @@ int pt_link(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_
 	}
 	/* Link the inode itself (not a name that may have changed) via its /proc entry. */
 	snprintf(name, sizeof(name), "%d", in->fd);
-	err = pt_cred_enter(fs, ctx, &cred);
-	if (err)
-		goto out;
-	if (linkat(fs->proc_fd, name, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0)
-		err = -errno;
-	pt_cred_leave(&cred);
+	objs[0] = dir->fd;
+	objs[1] = in->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 2);)
+		err = linkat(fs->proc_fd, name, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 	if (err)
 		goto out;
 	err = lookup_in(fs, dir, newname, out);
@@ -520,16 +572,15 @@ static int remove_name(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t pare
 		       const char *name, int flags)
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
-	struct pt_cred_saved cred;
+	struct pt_caller c;
+	int objs[1];
 	int err;
 
 	if (!dir)
 		return -ESTALE;
-	err = pt_cred_enter(fs, ctx, &cred);
-	if (!err) {
+	objs[0] = dir->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
 		err = unlinkat(dir->fd, name, flags) < 0 ? -errno : 0;
-		pt_cred_leave(&cred);
-	}
 	pt_inode_put(fs, dir);
 	return err;
 }
@@ -549,7 +600,8 @@ int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const
 {
 	struct pt_inode *od = pt_inode_get(fs, olddir);
 	struct pt_inode *nd = pt_inode_get(fs, newdir);
-	struct pt_cred_saved cred;
+	struct pt_caller c;
+	int objs[2];
 	int err;
 
 	if (!od || !nd) {
@@ -560,11 +612,10 @@ int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const
 		err = -EINVAL;
 		goto out;
 	}
-	err = pt_cred_enter(fs, ctx, &cred);
-	if (err)
-		goto out;
-	err = renameat2(od->fd, oldname, nd->fd, newname, flags) < 0 ? -errno : 0;
-	pt_cred_leave(&cred);
+	objs[0] = od->fd;
+	objs[1] = nd->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 2);)
+		err = renameat2(od->fd, oldname, nd->fd, newname, flags) < 0 ? -errno : 0;
 out:
 	pt_inode_put(fs, nd);
 	pt_inode_put(fs, od);
@@ -585,8 +636,9 @@ int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int fla
 	    uint64_t *fh)
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
-	struct pt_cred_saved cred;
-	int fd, err;
+	struct pt_caller c;
+	int fd = -1, err;
+	int objs[1];
 
 	if (!in)
 		return -ESTALE;
@@ -595,15 +647,13 @@ int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int fla
 		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
 		goto out;
 	}
-	err = pt_cred_enter(fs, ctx, &cred);
+	objs[0] = in->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
+		fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
+		err = fd < 0 ? fd : 0;
+	}
 	if (err)
 		goto out;
-	fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
-	pt_cred_leave(&cred);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
 	err = pt_handle_add(fs, fd, in, false, fh);
 	if (err)
 		close(fd);
@@ -617,9 +667,11 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_inode *in = NULL;
-	struct pt_cred_saved cred;
+	struct pt_caller c;
 	char fdname[16];
 	int fd = -1, pfd, err;
+	gid_t vouched;
+	int objs[1];
 
 	if (!dir)
 		return -ESTALE;
@@ -627,16 +679,18 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		err = -ENOTDIR;
 		goto out;
 	}
-	err = pt_cred_enter(fs, ctx, &cred);
+	objs[0] = dir->fd;
+	err = setgid_vouched(dir, mode, &vouched);
 	if (err)
 		goto out;
-	fd = open_beneath(dir->fd, name, filter_open_flags(fs, flags) | O_CREAT | (flags & O_EXCL),
-			  mode & 07777);
-	pt_cred_leave(&cred);
-	if (fd < 0) {
-		err = fd;
-		goto out;
+	for (pt_caller_init(&c, fs, ctx, &vouched, 1); pt_caller_next(&c, &err, objs, 1);) {
+		fd = open_beneath(dir->fd, name,
+				  filter_open_flags(fs, flags) | O_CREAT | (flags & O_EXCL),
+				  mode & 07777);
+		err = fd < 0 ? fd : 0;
 	}
+	if (err)
+		goto out;
 	/* The node for the file we just opened, not for whatever the name points at now. */
 	snprintf(fdname, sizeof(fdname), "%d", fd);
 	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
@@ -742,8 +796,9 @@ int pt_release(struct pt_fs *fs, uint64_t fh)
 int pt_opendir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_t *fh)
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
-	struct pt_cred_saved cred;
-	int fd, err;
+	struct pt_caller c;
+	int fd = -1, err;
+	int objs[1];
 
 	if (!in)
 		return -ESTALE;
@@ -751,15 +806,13 @@ int pt_opendir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint
 		err = -ENOTDIR;
 		goto out;
 	}
-	err = pt_cred_enter(fs, ctx, &cred);
+	objs[0] = in->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
+		fd = reopen_inode(fs, in, O_RDONLY | O_DIRECTORY);
+		err = fd < 0 ? fd : 0;
+	}
 	if (err)
 		goto out;
-	fd = reopen_inode(fs, in, O_RDONLY | O_DIRECTORY);
-	pt_cred_leave(&cred);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
 	err = pt_handle_add(fs, fd, in, true, fh);
 	if (err)
 		close(fd);
@@ -885,15 +938,111 @@ int pt_thread_init(struct pt_fs *fs)
 	return 0;
 }
 
+/*
+ * Lock records: host OFD locks know which open file holds a range, not
+ * which guest process; F_GETLK must name the process. Each file handle
+ * keeps the ranges it was granted with the guest pid, mirroring what the
+ * host applied (a new lock replaces the handle's own overlapping ranges,
+ * as POSIX does for one owner).
+ */
+#define PT_MAX_LOCK_RECS 1024
+
+static uint64_t flock_end(const struct flock *fl)
+{
+	return fl->l_len ? (uint64_t)(fl->l_start + fl->l_len - 1) : UINT64_MAX;
+}
+
+/*
+ * Record that @h now holds @type (F_UNLCK: nothing) on [s, e] for guest
+ * process @pid. A handle's ranges never overlap, so at most one splits in
+ * two. On allocation failure the records are dropped (pids then read 0).
+ * Caller holds h->dir_lock.
+ */
+static void lock_recs_apply(struct pt_handle *h, uint64_t s, uint64_t e, short type,
+			    uint32_t pid)
+{
+	unsigned max = h->nlocks + 2, n = 0;
+	struct pt_lock_rec *v = malloc(max * sizeof(*v));
+
+	if (!v || max > PT_MAX_LOCK_RECS) {
+		free(v);
+		v = NULL;
+		goto out;
+	}
+	for (unsigned i = 0; i < h->nlocks; i++) {
+		struct pt_lock_rec r = h->locks[i];
+
+		if (r.end < s || r.start > e) {
+			v[n++] = r;
+			continue;
+		}
+		if (r.start < s) {
+			v[n] = r;
+			v[n++].end = s - 1;
+		}
+		if (r.end > e) {
+			v[n] = r;
+			v[n++].start = e + 1;
+		}
+	}
+	if (type != F_UNLCK)
+		v[n++] = (struct pt_lock_rec){ .start = s, .end = e, .type = type, .pid = pid };
+out:
+	free(h->locks);
+	h->locks = v;
+	h->nlocks = v ? n : 0;
+	h->cap_locks = v ? max : 0;
+}
+
+struct lock_owner_search {
+	struct pt_fs *fs;
+	const struct pt_handle *self;
+	const struct pt_inode *inode;
+	uint64_t start, end;
+	uint32_t pid;
+};
+
+/* idtable_foreach callback, under handle_lock: a record of another open of the inode. */
+static void find_lock_owner(void *obj, uint64_t id, void *arg)
+{
+	struct lock_owner_search *q = arg;
+	struct pt_handle *h = obj;
+
+	(void)id;
+	if (q->pid || h == q->self || h->is_dir || h->inode != q->inode)
+		return;
+	pthread_mutex_lock(&h->dir_lock);
+	for (unsigned i = 0; i < h->nlocks; i++) {
+		if (h->locks[i].start <= q->end && h->locks[i].end >= q->start) {
+			q->pid = h->locks[i].pid;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->dir_lock);
+}
+
 int pt_getlk(struct pt_fs *fs, uint64_t fh, struct flock *fl)
 {
 	struct pt_handle *h = pt_handle_get(fs, fh, false);
+	struct lock_owner_search q = { .fs = fs };
 	int err;
 
 	if (!h)
 		return -EBADF;
 	fl->l_pid = 0; /* required for OFD locks */
 	err = fcntl(h->fd, F_OFD_GETLK, fl) < 0 ? -errno : 0;
+	if (!err && fl->l_type != F_UNLCK) {
+		/* Which guest process holds it, if any (a host process: pid 0). */
+		q.self = h;
+		q.inode = h->inode;
+		q.start = (uint64_t)fl->l_start;
+		q.end = flock_end(fl);
+		pthread_mutex_lock(&fs->handle_lock);
+		idtable_foreach(&fs->handles, find_lock_owner, &q);
+		pthread_mutex_unlock(&fs->handle_lock);
+	}
+	if (!err)
+		fl->l_pid = (pid_t)q.pid;
 	pt_handle_put(fs, h);
 	return err;
 }
@@ -908,6 +1057,12 @@ int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, bool wait)
 		return -EBADF;
 	l.l_pid = 0;
 	err = fcntl(h->fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &l) < 0 ? -errno : 0;
+	if (!err) {
+		pthread_mutex_lock(&h->dir_lock);
+		lock_recs_apply(h, (uint64_t)fl->l_start, flock_end(fl), fl->l_type,
+				(uint32_t)fl->l_pid);
+		pthread_mutex_unlock(&h->dir_lock);
+	}
 	pt_handle_put(fs, h);
 	return err;
 }
@@ -1001,9 +1156,14 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_inode *in;
-	struct pt_cred_saved cred;
+	struct pt_caller c;
 	char fdname[16];
-	int fd, pfd, err;
+	int fd = -1, pfd, err;
+	gid_t vouched;
+	int objs[1];
+	/* O_TMPFILE needs write access; a read-only request gets O_RDWR. */
+	int oflags = (filter_open_flags(fs, flags) & ~O_ACCMODE) | O_TMPFILE |
+		     ((flags & O_ACCMODE) == O_RDONLY ? O_RDWR : (flags & O_ACCMODE));
 
 	if (!dir)
 		return -ESTALE;
@@ -1011,18 +1171,16 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 		err = -ENOTDIR;
 		goto out;
 	}
-	err = pt_cred_enter(fs, ctx, &cred);
+	objs[0] = dir->fd;
+	err = setgid_vouched(dir, mode, &vouched);
 	if (err)
 		goto out;
-	fd = open_beneath(dir->fd, ".", (filter_open_flags(fs, flags) & ~O_ACCMODE) | O_TMPFILE |
-					   ((flags & O_ACCMODE) == O_RDONLY ? O_RDWR
-									    : (flags & O_ACCMODE)),
-			  mode & 07777);
-	pt_cred_leave(&cred);
-	if (fd < 0) {
-		err = fd;
-		goto out;
+	for (pt_caller_init(&c, fs, ctx, &vouched, 1); pt_caller_next(&c, &err, objs, 1);) {
+		fd = open_beneath(dir->fd, ".", oflags, mode & 07777);
+		err = fd < 0 ? fd : 0;
 	}
+	if (err)
+		goto out;
 	snprintf(fdname, sizeof(fdname), "%d", fd);
 	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
 	if (pfd < 0) {

@@ -72,19 +72,18 @@ int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, ch
 int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
 		const void *value, size_t size, int flags)
 {
-	struct pt_cred_saved cred;
 	struct pt_inode *in;
+	struct pt_caller c;
 	char path[16];
+	int objs[1];
 	int err;
 
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
-	err = pt_cred_enter(fs, ctx, &cred);
-	if (!err) {
+	objs[0] = in->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
 		err = setxattr(path, name, value, size, flags) < 0 ? -errno : 0;
-		pt_cred_leave(&cred);
-	}
 	pt_inode_put(fs, in);
 	return err;
 }
@@ -92,19 +91,18 @@ int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		   const char *name)
 {
-	struct pt_cred_saved cred;
 	struct pt_inode *in;
+	struct pt_caller c;
 	char path[16];
+	int objs[1];
 	int err;
 
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
-	err = pt_cred_enter(fs, ctx, &cred);
-	if (!err) {
+	objs[0] = in->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
 		err = removexattr(path, name) < 0 ? -errno : 0;
-		pt_cred_leave(&cred);
-	}
 	pt_inode_put(fs, in);
 	return err;
 }

@@ -104,6 +104,7 @@ static int lk_to_flock(const struct fuse_file_lock *lk, struct flock *fl)
 	fl->l_whence = SEEK_SET;
 	fl->l_start = (off_t)lk->start;
 	fl->l_len = lk->end >= (uint64_t)INT64_MAX ? 0 : (off_t)(lk->end - lk->start + 1);
+	fl->l_pid = (pid_t)lk->pid; /* the guest process, for F_GETLK's answer */
 	return 0;
 }
 
@@ -222,7 +223,7 @@ void do_getlk(struct fuse_req *req, struct fuse_buf *in)
 	if (fl.l_type != F_UNLCK) {
 		out.lk.start = (uint64_t)fl.l_start;
 		out.lk.end = fl.l_len ? (uint64_t)(fl.l_start + fl.l_len - 1) : (uint64_t)INT64_MAX;
-		out.lk.pid = 0; /* the holder may be a host process or another open: no guest pid */
+		out.lk.pid = (uint32_t)fl.l_pid; /* 0 when a host process holds it */
 	}
 	fuse_reply_buf(req, &out, sizeof(out));
 }

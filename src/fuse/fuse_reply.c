@@ -26,6 +26,8 @@ static int put_header(struct fuse_req *req, int error, size_t payload)
 
 	if (iov_from_buf(req->out_iov, req->out_cnt, 0, &oh, sizeof(oh)) != sizeof(oh))
 		return -ENOSPC;
+	log_debug("unique %llu: reply error %d, %u bytes", (unsigned long long)oh.unique, error,
+		  oh.len);
 	req->written = oh.len;
 	req->replied = true;
 	return 0;
