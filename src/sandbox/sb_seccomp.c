@@ -258,7 +258,7 @@ static int add_rule(scmp_filter_ctx ctx, const struct sb_rule *r)
 	switch (r->cond) {
 	case SB_ARG_EQ:
 		err = seccomp_rule_add(ctx, action, nr, 1,
-				       SCMP_CMP(r->arg, SCMP_CMP_EQ, r->value));
+				       SCMP_CMP(r->arg, SCMP_CMP_EQ, r->value, 0));
 		break;
 	case SB_ARG_MASK:
 		err = seccomp_rule_add(ctx, action, nr, 1,
