@@ -155,7 +155,7 @@ static int send_msg(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 
 	memset(&reply, 0xcc, sizeof(reply));
 	err = vu_dev_dispatch(d, msg, fds, nfds, &reply, &has_reply);
-	FUZZ_TRACE("%s (%u) size %u, %u fds: %d%s\n", vu_request_name(msg->hdr.request),
+	FUZZ_TRACE("%s (%u) size %u, %u fds: %d%s\n", vhost_user_request_name(msg->hdr.request),
 		   msg->hdr.request, msg->hdr.size, nfds, err, has_reply ? ", reply" : "");
 	FUZZ_CHECK(err <= 0, "dispatch returned %d", err);
 	if (has_reply) {
@@ -181,7 +181,7 @@ static void prefix_msg(struct vu_dev *d, uint32_t req, const void *payload, uint
 	if (pool_fd >= 0)
 		fds[0] = dup_pool((unsigned)pool_fd);
 	err = send_msg(d, &msg, fds, pool_fd >= 0);
-	FUZZ_CHECK(!err, "prefix request %s failed: %d", vu_request_name(req), err);
+	FUZZ_CHECK(!err, "prefix request %s failed: %d", vhost_user_request_name(req), err);
 }
 
 /* The usual frontend start-up: memory in memfd 0, queues 0 and 1 running (size 64). */

@@ -149,4 +149,7 @@ struct vhost_user_msg {
 	union vhost_user_payload payload;
 } __attribute__((packed));
 
+/* The request's name for logs ("UNKNOWN" if not a known request). */
+const char *vhost_user_request_name(uint32_t request);
+
 #endif /* VUFS_VHOST_USER_H */

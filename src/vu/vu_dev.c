@@ -32,44 +32,6 @@ uint64_t vu_dev_protocol_features(void)
 	       (1ull << VHOST_USER_PROTOCOL_F_STATUS);
 }
 
-const char *vu_request_name(uint32_t request)
-{
-	static const char *const names[VHOST_USER_MAX] = {
-		[VHOST_USER_GET_FEATURES] = "GET_FEATURES",
-		[VHOST_USER_SET_FEATURES] = "SET_FEATURES",
-		[VHOST_USER_SET_OWNER] = "SET_OWNER",
-		[VHOST_USER_RESET_OWNER] = "RESET_OWNER",
-		[VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
-		[VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
-		[VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
-		[VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
-		[VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
-		[VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
-		[VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
-		[VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
-		[VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
-		[VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
-		[VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-		[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-		[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-		[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-		[VHOST_USER_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
-		[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
-		[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
-		[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
-		[VHOST_USER_VRING_KICK] = "VRING_KICK",
-		[VHOST_USER_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
-		[VHOST_USER_ADD_MEM_REG] = "ADD_MEM_REG",
-		[VHOST_USER_REM_MEM_REG] = "REM_MEM_REG",
-		[VHOST_USER_SET_STATUS] = "SET_STATUS",
-		[VHOST_USER_GET_STATUS] = "GET_STATUS",
-	};
-
-	if (request < VHOST_USER_MAX && names[request])
-		return names[request];
-	return "UNKNOWN";
-}
-
 static bool has_feature(const struct vu_dev *d, unsigned bit)
 {
 	return d->features & (1ull << bit);
@@ -410,11 +372,11 @@ static int expect(const struct vhost_user_msg *msg, size_t size, unsigned nfds, 
 {
 	if (msg->hdr.size != size) {
 		log_err("vhost-user: %s with %u payload bytes, expected %zu",
-			vu_request_name(msg->hdr.request), msg->hdr.size, size);
+			vhost_user_request_name(msg->hdr.request), msg->hdr.size, size);
 		return -EINVAL;
 	}
 	if (nfds != want_fds) {
-		log_err("vhost-user: %s with %u fds, expected %u", vu_request_name(msg->hdr.request),
+		log_err("vhost-user: %s with %u fds, expected %u", vhost_user_request_name(msg->hdr.request),
 			nfds, want_fds);
 		return -EINVAL;
 	}
@@ -515,7 +477,7 @@ static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
 
 	memcpy(&reg, &msg->payload.mem_reg, sizeof(reg)); /* aligned copy of the packed payload */
 	if (msg->hdr.size != sizeof(struct vhost_user_mem_reg)) {
-		log_err("vhost-user: %s with %u payload bytes", vu_request_name(msg->hdr.request),
+		log_err("vhost-user: %s with %u payload bytes", vhost_user_request_name(msg->hdr.request),
 			msg->hdr.size);
 		return -EINVAL;
 	}
@@ -546,7 +508,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 	memset(reply, 0, sizeof(reply->hdr));
 	reply->hdr.request = req;
 	reply->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
-	log_debug("vhost-user: %s (%u), size %u, %u fds", vu_request_name(req), req,
+	log_debug("vhost-user: %s (%u), size %u, %u fds", vhost_user_request_name(req), req,
 		  msg->hdr.size, nfds);
 
 	switch (req) {
@@ -615,7 +577,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 	case VHOST_USER_ADD_MEM_REG:
 	case VHOST_USER_REM_MEM_REG:
 		if (!has_protocol_feature(d, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
-			log_err("vhost-user: %s without CONFIGURE_MEM_SLOTS", vu_request_name(req));
+			log_err("vhost-user: %s without CONFIGURE_MEM_SLOTS", vhost_user_request_name(req));
 			err = -EINVAL;
 			break;
 		}
@@ -724,13 +686,13 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		d->status = (uint8_t)msg->payload.u64;
 		break;
 	default:
-		log_err("vhost-user: unsupported request %s (%u)", vu_request_name(req), req);
+		log_err("vhost-user: unsupported request %s (%u)", vhost_user_request_name(req), req);
 		err = -EOPNOTSUPP;
 		break;
 	}
 	vu_close_fds(fds, nfds); /* whatever was not taken */
 	if (err)
-		log_debug("vhost-user: %s failed: %s", vu_request_name(req), strerror(-err));
+		log_debug("vhost-user: %s failed: %s", vhost_user_request_name(req), strerror(-err));
 	return err;
 }
 

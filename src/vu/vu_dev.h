@@ -141,6 +141,5 @@ void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void 
 /* Mark the device broken (log @why once); queues stop processing. */
 void vu_dev_set_broken(struct vu_dev *d, const char *why);
 
-const char *vu_request_name(uint32_t request);
 
 #endif /* VUFS_VU_DEV_H */

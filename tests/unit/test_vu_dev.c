@@ -323,7 +323,7 @@ static void test_wrong_sizes(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		print_message("%s with %u bytes\n", vu_request_name(cases[i].req), cases[i].size);
+		print_message("%s with %u bytes\n", vhost_user_request_name(cases[i].req), cases[i].size);
 		assert_int_equal(dispatch(f, cases[i].req, zero, cases[i].size, NULL, 0), -EINVAL);
 	}
 	/* NOFD variant of a ring fd request, still with a wrong size. */
@@ -655,8 +655,8 @@ static void test_unknown(void **state)
 		assert_int_equal(dispatch(f, reqs[i], NULL, 0, NULL, 0), -EOPNOTSUPP);
 		assert_false(f->has_reply);
 	}
-	assert_string_equal(vu_request_name(UINT32_MAX), "UNKNOWN");
-	assert_string_equal(vu_request_name(VHOST_USER_SET_MEM_TABLE), "SET_MEM_TABLE");
+	assert_string_equal(vhost_user_request_name(UINT32_MAX), "UNKNOWN");
+	assert_string_equal(vhost_user_request_name(VHOST_USER_SET_MEM_TABLE), "SET_MEM_TABLE");
 }
 
 /* --- A queue started for real. --- */
