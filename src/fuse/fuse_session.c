@@ -202,6 +202,15 @@ static void do_batch_forget(struct fuse_req *req, struct fuse_buf *in)
 	}
 }
 
+/* The end of every operation that hands out an entry. */
+static void reply_entry_or_err(struct fuse_req *req, int err, const struct pt_entry *e)
+{
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, e);
+}
+
 static void do_lookup(struct fuse_req *req, struct fuse_buf *in)
 {
 	struct pt_entry e;
@@ -211,11 +220,7 @@ static void do_lookup(struct fuse_req *req, struct fuse_buf *in)
 	err = fuse_buf_take_name(in, 1, &name);
 	if (!err)
 		err = pt_lookup(req->se->fs, &req->ctx, req->in.nodeid, name, &e);
-	if (err) {
-		fuse_reply_err(req, err);
-		return;
-	}
-	fuse_reply_entry(req, &e);
+	reply_entry_or_err(req, err, &e);
 }
 
 static void do_getattr(struct fuse_req *req, struct fuse_buf *in)
@@ -334,10 +339,7 @@ static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 		err = -ENOENT;
 	if (!err)
 		err = pt_symlink(req->se->fs, &req->ctx, req->in.nodeid, name, target, &e);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_entry(req, &e);
+	reply_entry_or_err(req, err, &e);
 }
 
 static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
@@ -353,10 +355,7 @@ static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
 	if (!err)
 		err = pt_mknod(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 			       (dev_t)arg.rdev, &e);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_entry(req, &e);
+	reply_entry_or_err(req, err, &e);
 }
 
 static void do_mkdir(struct fuse_req *req, struct fuse_buf *in)
@@ -371,10 +370,7 @@ static void do_mkdir(struct fuse_req *req, struct fuse_buf *in)
 		err = fuse_buf_take_name(in, 0, &name);
 	if (!err)
 		err = pt_mkdir(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, &e);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_entry(req, &e);
+	reply_entry_or_err(req, err, &e);
 }
 
 static void do_unlink(struct fuse_req *req, struct fuse_buf *in)
@@ -448,10 +444,7 @@ static void do_link(struct fuse_req *req, struct fuse_buf *in)
 		err = fuse_buf_take_name(in, 0, &name);
 	if (!err)
 		err = pt_link(req->se->fs, &req->ctx, arg.oldnodeid, req->in.nodeid, name, &e);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_entry(req, &e);
+	reply_entry_or_err(req, err, &e);
 }
 
 static void reply_open(struct fuse_req *req, uint64_t fh, bool dir)
