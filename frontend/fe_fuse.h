@@ -28,9 +28,10 @@
 /* Longest name a direntry may carry (the kernel's FUSE_NAME_MAX). */
 #define FE_FUSE_NAME_MAX 1024u
 
-/* FUSE_INIT flags we ask for by default. */
+/* FUSE_INIT flags we ask for by default (what a Linux 6.1 guest asks for, roughly). */
 #define FE_FUSE_INIT_FLAGS                                                     \
 	((uint64_t)FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_EXPORT_SUPPORT | \
+	 FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2 |          \
 	 FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS |          \
 	 FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS |         \
 	 FUSE_HANDLE_KILLPRIV | FUSE_ABORT_ERROR | FUSE_MAX_PAGES |              \

@@ -303,11 +303,15 @@ t_setgid_nonmember() {
 }
 
 # ... while a member of the group (here through a supplementary group) keeps it.
+# A documented difference from a local filesystem (README): FUSE 7.38 does not carry
+# supplementary groups, and a create mode's S_ISGID cannot be taken as proof of membership
+# (guest kernels before 6.0 send it unstripped: CVE-2022-0358). So a member only through a
+# supplementary group gets the directory's group but not the bit; never more than local.
 t_setgid_member() {
 	expect "member creates 02755" \
 		"$(vufs-as 1000 1000,2000 --op open "$D/sg/sgid-m" w,creat 02755)" OK || return 1
-	expect "guest mode" "$(st "$D/sg/sgid-m" gid perm)" "OK gid=2000 perm=2755" || return 1
-	host_has sg/sgid-m uid=1000 gid=2000 mode=2755
+	expect "guest mode" "$(st "$D/sg/sgid-m" gid perm)" "OK gid=2000 perm=755" || return 1
+	host_has sg/sgid-m uid=1000 gid=2000 mode=755
 }
 
 t_umask() {
@@ -1081,7 +1085,7 @@ check "create in a dir writable via a supplementary group" t_supp_group_create
 check "sticky directory: others cannot unlink or rename" t_sticky
 check "setgid directory: group and setgid inherited" t_setgid_dir
 check "setgid directory: non-member does not get S_ISGID (CVE-2022-0358)" t_setgid_nonmember
-check "setgid directory: a member via a supplementary group keeps S_ISGID" t_setgid_member
+check "setgid directory: a member via a supplementary group gets the group, not S_ISGID" t_setgid_member
 check "umask honoured" t_umask
 check "write/truncate by non-root clear set-user/group-ID" t_killpriv
 check "rename in the same dir" t_rename_same

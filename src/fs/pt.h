@@ -153,7 +153,12 @@ ssize_t pt_read(struct pt_fs *fs, uint64_t fh, const struct iovec *iov, unsigned
 		uint64_t off);
 ssize_t pt_write(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh,
 		 const struct iovec *iov, unsigned cnt, uint64_t off);
-int pt_flush(struct pt_fs *fs, uint64_t fh);
+/*
+ * FLUSH (a close() in the guest): report deferred errors and, as close()
+ * does for POSIX locks, release the locks lock owner @owner holds through
+ * this open file.
+ */
+int pt_flush(struct pt_fs *fs, uint64_t fh, uint64_t owner);
 int pt_fsync(struct pt_fs *fs, uint64_t fh, bool datasync);
 int pt_release(struct pt_fs *fs, uint64_t fh);
 
@@ -182,8 +187,11 @@ int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
  * interrupts it (-EINTR).
  */
 int pt_getlk(struct pt_fs *fs, uint64_t fh, struct flock *fl);
-/* @fl->l_pid: the guest process taking the lock (reported by a later pt_getlk). */
-int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, bool wait);
+/*
+ * @fl->l_pid: the guest process taking the lock (reported by a later
+ * pt_getlk); @owner: the guest's lock owner, whose locks pt_flush releases.
+ */
+int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, uint64_t owner, bool wait);
 int pt_flock(struct pt_fs *fs, uint64_t fh, int op);
 
 int pt_fallocate(struct pt_fs *fs, uint64_t fh, int mode, uint64_t off, uint64_t len);

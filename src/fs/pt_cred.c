@@ -52,7 +52,12 @@ int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, const gid_t *group
 	saved->switched = false;
 	saved->groups_set = false;
 	saved->fs = fs;
-	if (!fs->switch_creds || (ctx->uid == 0 && ctx->gid == 0))
+	if (!fs->switch_creds)
+		return 0;
+	/* (uid_t)-1 means "unchanged" (still root) to setresuid/setresgid: refuse it. */
+	if (ctx->uid == (uint32_t)-1 || ctx->gid == (uint32_t)-1)
+		return -EOVERFLOW;
+	if (ctx->uid == 0 && ctx->gid == 0)
 		return 0;
 	/* Groups and gid first: once the euid is not 0 they can no longer change. */
 	if (n || fs->ngroups) {

@@ -27,6 +27,7 @@ struct pt_lock_rec {
 	uint64_t start, end; /* inclusive; end UINT64_MAX: to end of file */
 	short type;          /* F_RDLCK or F_WRLCK */
 	uint32_t pid;        /* the guest's tgid, as the guest sent it */
+	uint64_t owner;      /* the guest's lock owner (FUSE lk_in.owner) */
 };
 
 struct pt_handle {
@@ -147,7 +148,11 @@ void pt_cred_leave(struct pt_cred_saved *saved);
  *		err = mkdirat(dir->fd, name, mode) < 0 ? -errno : 0;
  *
  * @groups given to pt_caller_init apply from the first attempt (the guest
- * vouched for them, e.g. a set-group-ID bit it left in a create mode).
+ * vouched for them: a chgrp target, or a set-group-ID bit left in a chmod
+ * mode, which every guest kernel strips in setattr_prepare() for
+ * non-members. Create modes are not proof: guest kernels before 6.0 send a
+ * set-group-ID bit unstripped (CVE-2022-0358), so a member only through a
+ * supplementary group loses the bit on creation.
  */
 struct pt_caller {
 	struct pt_fs *fs;

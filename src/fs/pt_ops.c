@@ -294,8 +294,9 @@ static int setattr_step(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_in
 
 	snprintf(name, sizeof(name), "%d", in->fd);
 	/*
-	 * The guest strips a set-group-ID bit (chmod) or refuses a chgrp when
-	 * the caller is not in the group: when they arrive, the caller is.
+	 * Every guest kernel strips a set-group-ID bit from a chmod
+	 * (setattr_prepare) and refuses a chgrp when the caller is not in the
+	 * group: when they arrive, the caller is a member.
 	 */
 	if (what == PT_SET_GID)
 		vouched[nvouched++] = sa->gid;
@@ -437,26 +438,6 @@ int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
 	return err;
 }
 
-/*
- * A create mode that still has S_ISGID: the guest kernel strips it when the
- * caller is not in the directory's group (and a set-group-ID directory's
- * group is what the new node gets), so act as a member of that group.
- * *@gid is -1 when there is nothing to vouch for.
- */
-static int setgid_vouched(struct pt_inode *dir, mode_t mode, gid_t *gid)
-{
-	struct stat st;
-	int err;
-
-	*gid = (gid_t)-1;
-	if (!(mode & S_ISGID))
-		return 0;
-	err = pt_stat_fd(dir->fd, &st, NULL);
-	if (!err)
-		*gid = st.st_gid;
-	return err;
-}
-
 /* What a create-like operation does under its parent, as the caller. */
 enum mk_kind { MK_DIR, MK_NOD, MK_SYMLINK };
 
@@ -466,7 +447,6 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_caller c;
-	gid_t vouched;
 	int objs[1];
 	int err;
 
@@ -477,10 +457,7 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		goto out;
 	}
 	objs[0] = dir->fd;
-	err = setgid_vouched(dir, mode, &vouched);
-	if (err)
-		goto out;
-	for (pt_caller_init(&c, fs, ctx, &vouched, 1); pt_caller_next(&c, &err, objs, 1);) {
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		switch (kind) {
 		case MK_DIR:
 			err = mkdirat(dir->fd, name, mode & 07777) < 0 ? -errno : 0;
@@ -662,6 +639,34 @@ out:
 	return err;
 }
 
+/*
+ * CREATE of a name that already exists, without O_EXCL (a guest with a
+ * stale negative dentry): open it as OPEN would, and only if it is a
+ * regular file.
+ */
+static int open_existing(struct pt_fs *fs, struct pt_inode *dir, const char *name, int flags)
+{
+	char fdname[16];
+	struct stat st;
+	int pfd, fd;
+
+	pfd = open_beneath(dir->fd, name, O_PATH, 0);
+	if (pfd < 0)
+		return pfd;
+	if (fstat(pfd, &st) < 0) {
+		fd = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		fd = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+	} else {
+		snprintf(fdname, sizeof(fdname), "%d", pfd);
+		fd = openat(fs->proc_fd, fdname, (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	}
+	close(pfd);
+	return fd;
+}
+
 int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
 	      mode_t mode, int flags, struct pt_entry *out, uint64_t *fh)
 {
@@ -670,7 +675,6 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	struct pt_caller c;
 	char fdname[16];
 	int fd = -1, pfd, err;
-	gid_t vouched;
 	int objs[1];
 
 	if (!dir)
@@ -680,13 +684,16 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		goto out;
 	}
 	objs[0] = dir->fd;
-	err = setgid_vouched(dir, mode, &vouched);
-	if (err)
-		goto out;
-	for (pt_caller_init(&c, fs, ctx, &vouched, 1); pt_caller_next(&c, &err, objs, 1);) {
-		fd = open_beneath(dir->fd, name,
-				  filter_open_flags(fs, flags) | O_CREAT | (flags & O_EXCL),
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
+		/*
+		 * Always O_EXCL: without it, open(O_CREAT) would open whatever
+		 * exists under the name, a FIFO (blocking this thread) or a
+		 * device node included (CVE-2020-35517).
+		 */
+		fd = open_beneath(dir->fd, name, filter_open_flags(fs, flags) | O_CREAT | O_EXCL,
 				  mode & 07777);
+		if (fd == -EEXIST && !(flags & O_EXCL))
+			fd = open_existing(fs, dir, name, filter_open_flags(fs, flags));
 		err = fd < 0 ? fd : 0;
 	}
 	if (err)
@@ -754,14 +761,44 @@ ssize_t pt_write(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh,
 	return n;
 }
 
-int pt_flush(struct pt_fs *fs, uint64_t fh)
+/*
+ * Release what lock owner @owner holds through @h: host OFD locks belong to
+ * the open file, so the owner's ranges (from the records) are unlocked one
+ * by one. Caller holds h->dir_lock.
+ */
+static void release_owner_locks(struct pt_handle *h, uint64_t owner)
+{
+	for (unsigned i = 0; i < h->nlocks;) {
+		struct pt_lock_rec r = h->locks[i];
+		struct flock fl = {
+			.l_type = F_UNLCK,
+			.l_whence = SEEK_SET,
+			.l_start = (off_t)r.start,
+			.l_len = r.end == UINT64_MAX ? 0 : (off_t)(r.end - r.start + 1),
+		};
+
+		if (r.owner != owner) {
+			i++;
+			continue;
+		}
+		if (fcntl(h->fd, F_OFD_SETLK, &fl) < 0)
+			log_guest(LOG_LVL_WARN, "cannot release a lock on close: %m");
+		h->locks[i] = h->locks[--h->nlocks];
+	}
+}
+
+int pt_flush(struct pt_fs *fs, uint64_t fh, uint64_t owner)
 {
 	struct pt_handle *h = pt_handle_get(fs, fh, false);
 	int fd, err = 0;
 
 	if (!h)
 		return -EBADF;
-	/* close() of a duplicate: drops POSIX locks and reports deferred errors (NFS). */
+	pthread_mutex_lock(&h->dir_lock);
+	if (h->nlocks)
+		release_owner_locks(h, owner);
+	pthread_mutex_unlock(&h->dir_lock);
+	/* close() of a duplicate reports deferred write errors (NFS and the like). */
 	fd = dup(h->fd);
 	if (fd < 0)
 		err = -errno;
@@ -959,7 +996,7 @@ static uint64_t flock_end(const struct flock *fl)
  * Caller holds h->dir_lock.
  */
 static void lock_recs_apply(struct pt_handle *h, uint64_t s, uint64_t e, short type,
-			    uint32_t pid)
+			    uint32_t pid, uint64_t owner)
 {
 	unsigned max = h->nlocks + 2, n = 0;
 	struct pt_lock_rec *v = malloc(max * sizeof(*v));
@@ -986,7 +1023,9 @@ static void lock_recs_apply(struct pt_handle *h, uint64_t s, uint64_t e, short t
 		}
 	}
 	if (type != F_UNLCK)
-		v[n++] = (struct pt_lock_rec){ .start = s, .end = e, .type = type, .pid = pid };
+		v[n++] = (struct pt_lock_rec){
+			.start = s, .end = e, .type = type, .pid = pid, .owner = owner
+		};
 out:
 	free(h->locks);
 	h->locks = v;
@@ -1047,7 +1086,7 @@ int pt_getlk(struct pt_fs *fs, uint64_t fh, struct flock *fl)
 	return err;
 }
 
-int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, bool wait)
+int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, uint64_t owner, bool wait)
 {
 	struct pt_handle *h = pt_handle_get(fs, fh, false);
 	struct flock l = *fl;
@@ -1060,7 +1099,7 @@ int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, bool wait)
 	if (!err) {
 		pthread_mutex_lock(&h->dir_lock);
 		lock_recs_apply(h, (uint64_t)fl->l_start, flock_end(fl), fl->l_type,
-				(uint32_t)fl->l_pid);
+				(uint32_t)fl->l_pid, owner);
 		pthread_mutex_unlock(&h->dir_lock);
 	}
 	pt_handle_put(fs, h);
@@ -1137,10 +1176,11 @@ int pt_syncfs(struct pt_fs *fs, uint64_t nodeid)
 
 	if (!in)
 		return -ESTALE;
-	/* syncfs needs a real fd; any open file on the filesystem will do. */
-	fd = reopen_inode(fs, in, in->type == S_IFDIR ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-	if (fd < 0 && in->type != S_IFDIR)
-		fd = reopen_inode(fs, fs->root, O_RDONLY | O_DIRECTORY);
+	/*
+	 * syncfs needs a real fd on the filesystem. Open only directories: a
+	 * FIFO would block and a device would be opened (CVE-2020-35517).
+	 */
+	fd = reopen_inode(fs, in->type == S_IFDIR ? in : fs->root, O_RDONLY | O_DIRECTORY);
 	if (fd < 0) {
 		err = fd;
 	} else {
@@ -1159,7 +1199,6 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 	struct pt_caller c;
 	char fdname[16];
 	int fd = -1, pfd, err;
-	gid_t vouched;
 	int objs[1];
 	/* O_TMPFILE needs write access; a read-only request gets O_RDWR. */
 	int oflags = (filter_open_flags(fs, flags) & ~O_ACCMODE) | O_TMPFILE |
@@ -1172,10 +1211,7 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 		goto out;
 	}
 	objs[0] = dir->fd;
-	err = setgid_vouched(dir, mode, &vouched);
-	if (err)
-		goto out;
-	for (pt_caller_init(&c, fs, ctx, &vouched, 1); pt_caller_next(&c, &err, objs, 1);) {
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		fd = open_beneath(dir->fd, ".", oflags, mode & 07777);
 		err = fd < 0 ? fd : 0;
 	}

@@ -9,6 +9,9 @@
 #include "fuse_session.h"
 #include "pt.h"
 
+/* INTERRUPTs remembered for requests that have not arrived yet. */
+#define FUSE_MAX_EARLY_INTERRUPTS 16
+
 struct fuse_session {
 	struct pt_fs *fs;
 	struct fuse_conf conf;
@@ -31,6 +34,11 @@ struct fuse_session {
 	pthread_cond_t lock_cond;
 	struct lock_waiter *waiters; /* protected by lock_mutex */
 	unsigned nwaiters;           /* protected by lock_mutex */
+	bool reaper_running;         /* protected by lock_mutex */
+	pthread_t reaper;
+	/* INTERRUPTs that found no waiting request (yet), protected by lock_mutex */
+	uint64_t interrupted[FUSE_MAX_EARLY_INTERRUPTS];
+	unsigned ninterrupted;
 };
 
 struct fuse_thread {

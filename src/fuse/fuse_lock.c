@@ -8,7 +8,11 @@
  * unlock that would let it through may arrive on the same queue. A waiting
  * SETLKW therefore runs on a waiter thread of its own (bounded number) and
  * completes asynchronously; INTERRUPT, or the session going away, stops
- * the wait with a signal (-EINTR).
+ * the wait with a signal (-EINTR). A signal can land just before the
+ * waiter enters the blocking call, so cancelled waiters are signalled again
+ * every few milliseconds until they are gone (by a short-lived reaper
+ * thread, or by fuse_lock_cancel_all). An INTERRUPT can also overtake its
+ * request (it travels on the hiprio queue): unmatched ones are remembered.
  *
  * Known difference from local POSIX locks: the owner is the open file
  * description, not the guest process, so two guest processes sharing one
@@ -26,6 +30,8 @@
 
 /* Waiting SETLKWs at once; more get -ENOLCK. */
 #define FUSE_MAX_LOCK_WAITERS 64
+/* How often cancelled waiters are signalled again. */
+#define FUSE_RESIGNAL_NS (20 * 1000 * 1000)
 /* Interrupts a waiting fcntl/flock (handler does nothing; no SA_RESTART). */
 #define FUSE_WAKE_SIGNAL SIGUSR1
 
@@ -40,7 +46,8 @@ struct lock_waiter {
 	bool is_flock;
 	int flock_op;
 	struct flock fl;
-	bool cancelled; /* protected by se->lock_mutex */
+	uint64_t owner;
+	bool cancelled; /* atomic; written under se->lock_mutex */
 };
 
 static void wake_handler(int sig)
@@ -61,27 +68,78 @@ int fuse_lock_init(struct fuse_session *se)
 	return 0;
 }
 
+/* Signal every cancelled waiter; true if any is left. Caller holds lock_mutex. */
+static bool signal_cancelled(struct fuse_session *se)
+{
+	bool any = false;
+
+	for (struct lock_waiter *w = se->waiters; w; w = w->next) {
+		if (w->cancelled) {
+			pthread_kill(w->thread, FUSE_WAKE_SIGNAL);
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* Sleep on lock_cond for a resignal period. Caller holds lock_mutex. */
+static void wait_resignal_period(struct fuse_session *se)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += FUSE_RESIGNAL_NS;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&se->lock_cond, &se->lock_mutex, &ts);
+}
+
+/* Keeps signalling cancelled waiters until none is left (the lost-wakeup race). */
+static void *reaper_main(void *arg)
+{
+	struct fuse_session *se = arg;
+
+	pthread_mutex_lock(&se->lock_mutex);
+	while (signal_cancelled(se))
+		wait_resignal_period(se);
+	se->reaper_running = false;
+	pthread_cond_broadcast(&se->lock_cond);
+	pthread_mutex_unlock(&se->lock_mutex);
+	return NULL;
+}
+
+/* Cancel @w: it completes with -EINTR. Caller holds lock_mutex. */
+static void cancel_waiter(struct fuse_session *se, struct lock_waiter *w)
+{
+	pthread_attr_t attr;
+
+	__atomic_store_n(&w->cancelled, true, __ATOMIC_RELEASE);
+	pthread_kill(w->thread, FUSE_WAKE_SIGNAL);
+	if (se->reaper_running)
+		return;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	if (!pthread_create(&se->reaper, &attr, reaper_main, se))
+		se->reaper_running = true;
+	else
+		log_warn("cannot start the lock reaper; an interrupt may be late");
+	pthread_attr_destroy(&attr);
+}
+
 void fuse_lock_cancel_all(struct fuse_session *se, bool wait)
 {
 	pthread_mutex_lock(&se->lock_mutex);
-	for (struct lock_waiter *w = se->waiters; w; w = w->next) {
-		w->cancelled = true;
-		pthread_kill(w->thread, FUSE_WAKE_SIGNAL);
+	for (struct lock_waiter *w = se->waiters; w; w = w->next)
+		__atomic_store_n(&w->cancelled, true, __ATOMIC_RELEASE);
+	signal_cancelled(se);
+	while (wait && (se->waiters || se->reaper_running)) {
+		wait_resignal_period(se);
+		signal_cancelled(se);
 	}
-	while (wait && se->waiters) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&se->lock_cond, &se->lock_mutex, &ts);
-		/* A signal can land before the waiter entered fcntl(): repeat it. */
-		for (struct lock_waiter *w = se->waiters; w; w = w->next)
-			pthread_kill(w->thread, FUSE_WAKE_SIGNAL);
-	}
+	se->ninterrupted = 0;
 	pthread_mutex_unlock(&se->lock_mutex);
 }
 
@@ -129,14 +187,13 @@ static void *waiter_main(void *arg)
 	int err;
 
 	for (;;) {
-		err = w->is_flock ? pt_flock(se->fs, w->fh, w->flock_op)
-				  : pt_setlk(se->fs, w->fh, &w->fl, true);
-		if (err != -EINTR)
+		if (__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE)) {
+			err = -EINTR;
 			break;
-		pthread_mutex_lock(&se->lock_mutex);
-		bool cancelled = w->cancelled;
-		pthread_mutex_unlock(&se->lock_mutex);
-		if (cancelled)
+		}
+		err = w->is_flock ? pt_flock(se->fs, w->fh, w->flock_op)
+				  : pt_setlk(se->fs, w->fh, &w->fl, w->owner, true);
+		if (err != -EINTR)
 			break;
 	}
 	oh.error = err;
@@ -155,8 +212,20 @@ static void *waiter_main(void *arg)
 }
 
 /* Hand a blocking lock to a waiter thread; on success the request completes later. */
+/* Was this request interrupted before it got here? (Consumes the record.) Caller holds lock_mutex. */
+static bool take_early_interrupt(struct fuse_session *se, uint64_t unique)
+{
+	for (unsigned i = 0; i < se->ninterrupted; i++) {
+		if (se->interrupted[i] == unique) {
+			se->interrupted[i] = se->interrupted[--se->ninterrupted];
+			return true;
+		}
+	}
+	return false;
+}
+
 static int start_waiter(struct fuse_req *req, uint64_t fh, bool is_flock, int op,
-			const struct flock *fl)
+			const struct flock *fl, uint64_t owner)
 {
 	struct fuse_session *se = req->se;
 	struct lock_waiter *w;
@@ -175,10 +244,16 @@ static int start_waiter(struct fuse_req *req, uint64_t fh, bool is_flock, int op
 	w->token = req->token;
 	w->is_flock = is_flock;
 	w->flock_op = op;
+	w->owner = owner;
 	if (fl)
 		w->fl = *fl;
 
 	pthread_mutex_lock(&se->lock_mutex);
+	if (take_early_interrupt(se, w->unique)) {
+		pthread_mutex_unlock(&se->lock_mutex);
+		free(w);
+		return -EINTR;
+	}
 	if (se->nwaiters >= FUSE_MAX_LOCK_WAITERS) {
 		pthread_mutex_unlock(&se->lock_mutex);
 		free(w);
@@ -211,6 +286,8 @@ void do_getlk(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err && !(req->se->conn_flags & FUSE_POSIX_LOCKS))
+		err = -ENOSYS; /* not offered (--no-posix-lock): the guest keeps locks itself */
 	if (!err)
 		err = lk_to_flock(&arg.lk, &fl);
 	if (!err)
@@ -238,21 +315,28 @@ void do_setlk(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (err)
 		goto reply;
+	/* Not offered (--no-posix-lock): the guest keeps its locks to itself. */
+	if (!(req->se->conn_flags &
+	      ((arg.lk_flags & FUSE_LK_FLOCK) ? FUSE_FLOCK_LOCKS : FUSE_POSIX_LOCKS))) {
+		err = -ENOSYS;
+		goto reply;
+	}
 	if (arg.lk_flags & FUSE_LK_FLOCK) {
 		int op = flock_op(arg.lk.type, false);
 
 		err = pt_flock(req->se->fs, arg.fh, op);
 		if (err == -EWOULDBLOCK && wait)
-			err = start_waiter(req, arg.fh, true, flock_op(arg.lk.type, true), NULL);
+			err = start_waiter(req, arg.fh, true, flock_op(arg.lk.type, true), NULL,
+					   arg.owner);
 		goto reply;
 	}
 	err = lk_to_flock(&arg.lk, &fl);
 	if (err)
 		goto reply;
 	/* Try without waiting first: most locks are free, and that needs no thread. */
-	err = pt_setlk(req->se->fs, arg.fh, &fl, false);
+	err = pt_setlk(req->se->fs, arg.fh, &fl, arg.owner, false);
 	if ((err == -EAGAIN || err == -EACCES) && wait)
-		err = start_waiter(req, arg.fh, false, 0, &fl);
+		err = start_waiter(req, arg.fh, false, 0, &fl, arg.owner);
 reply:
 	if (!req->async)
 		fuse_reply_err(req, err);
@@ -262,6 +346,7 @@ void do_interrupt(struct fuse_req *req, struct fuse_buf *in)
 {
 	struct fuse_session *se = req->se;
 	struct fuse_interrupt_in arg;
+	bool found = false;
 
 	fuse_reply_none(req);
 	if (FUSE_BUF_TAKE_OBJ(in, &arg))
@@ -270,9 +355,21 @@ void do_interrupt(struct fuse_req *req, struct fuse_buf *in)
 	pthread_mutex_lock(&se->lock_mutex);
 	for (struct lock_waiter *w = se->waiters; w; w = w->next) {
 		if (w->unique == arg.unique) {
-			w->cancelled = true;
-			pthread_kill(w->thread, FUSE_WAKE_SIGNAL);
+			cancel_waiter(se, w);
+			found = true;
 		}
+	}
+	/*
+	 * Not waiting (yet): it may still be on its way on another queue, or it
+	 * finished. Remember it (a small ring: the oldest record goes first).
+	 */
+	if (!found) {
+		if (se->ninterrupted == FUSE_MAX_EARLY_INTERRUPTS) {
+			memmove(se->interrupted, se->interrupted + 1,
+				(FUSE_MAX_EARLY_INTERRUPTS - 1) * sizeof(se->interrupted[0]));
+			se->ninterrupted--;
+		}
+		se->interrupted[se->ninterrupted++] = arg.unique;
 	}
 	pthread_mutex_unlock(&se->lock_mutex);
 }

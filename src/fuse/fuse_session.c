@@ -624,7 +624,7 @@ static void do_flush(struct fuse_req *req, struct fuse_buf *in)
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
-		err = pt_flush(req->se->fs, arg.fh);
+		err = pt_flush(req->se->fs, arg.fh, arg.lock_owner);
 	fuse_reply_err(req, err);
 }
 
