@@ -383,6 +383,20 @@ static int expect(const struct vhost_user_msg *msg, size_t size, unsigned nfds, 
 	return 0;
 }
 
+/* SET_FEATURES/SET_PROTOCOL_FEATURES: a u64 with only bits we offered. */
+static int feature_bits(const struct vhost_user_msg *msg, unsigned nfds, uint64_t offered)
+{
+	int err = expect(msg, sizeof(uint64_t), nfds, 0);
+
+	if (!err && (msg->payload.u64 & ~offered)) {
+		log_err("vhost-user: %s 0x%llx has bits we did not offer (0x%llx)",
+			vhost_user_request_name(msg->hdr.request),
+			(unsigned long long)msg->payload.u64, (unsigned long long)offered);
+		err = -EINVAL;
+	}
+	return err;
+}
+
 static int get_queue(struct vu_dev *d, uint64_t index, struct vu_queue **out)
 {
 	if (index >= d->max_queues) {
@@ -534,31 +548,18 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 			reply->payload.u64 = d->status;
 		break;
 	case VHOST_USER_SET_FEATURES:
-		err = expect(msg, sizeof(uint64_t), nfds, 0);
+		err = feature_bits(msg, nfds, vu_dev_features());
 		if (err)
 			break;
-		if (msg->payload.u64 & ~vu_dev_features()) {
-			log_err("vhost-user: SET_FEATURES 0x%llx has bits we did not offer",
-				(unsigned long long)msg->payload.u64);
-			err = -EINVAL;
-			break;
-		}
 		/* Ring layout flags may change: apply them across a restart. */
 		queues_stop_all(d);
 		d->features = msg->payload.u64;
 		queues_start_all(d);
 		break;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
-		err = expect(msg, sizeof(uint64_t), nfds, 0);
-		if (err)
-			break;
-		if (msg->payload.u64 & ~vu_dev_protocol_features()) {
-			log_err("vhost-user: SET_PROTOCOL_FEATURES 0x%llx has bits we did not offer",
-				(unsigned long long)msg->payload.u64);
-			err = -EINVAL;
-			break;
-		}
-		d->protocol_features = msg->payload.u64;
+		err = feature_bits(msg, nfds, vu_dev_protocol_features());
+		if (!err)
+			d->protocol_features = msg->payload.u64;
 		break;
 	case VHOST_USER_SET_OWNER:
 		err = expect(msg, 0, nfds, 0);
