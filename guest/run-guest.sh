@@ -300,6 +300,8 @@ if [ -n "$SCRIPT" ] || [ ${#ADD[@]} -gt 0 ]; then
 	# base image.
 	mkdir "$RUN/extra"
 	[ -z "$SCRIPT" ] || cp "$SCRIPT" "$RUN/extra/guest-script.sh"
+	# Helpers the guest scripts share (check, expect, host_ask...), sourced as /vufs-lib.sh.
+	cp "$HERE/scripts/lib.sh" "$RUN/extra/vufs-lib.sh"
 	for a in "${ADD[@]}"; do
 		f=${a%%:*}
 		dst=/$(basename "$f")

@@ -21,58 +21,10 @@ M=${1:?usage: basic.sh MOUNTPOINT}
 HOST_FILE_CONTENT="vufs host-file: created on the host before boot"
 LATE_CONTENT="vufs host-late: written by the host during the run"
 
-npass=0
-nfail=0
 # Informational output and host requests go to fd 3, which the checks' output capture skips.
 exec 3>&1
-
-now() { read -r up _ </proc/uptime; echo "$up"; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-info() { echo "$*" >&3; }
-
-# check NAME FUNCTION [ARGS...]: run FUNCTION in a subshell (cwd changes stay local); its
-# stdout/stderr become the failure detail.
-check() {
-	name=$1
-	shift
-	if out=$("$@" 2>&1); then
-		echo "PASS: $name"
-		npass=$((npass + 1))
-	else
-		detail=$(printf '%s' "$out" | tr '\n' ' ' | cut -c1-300)
-		echo "FAIL: $name (${detail:-exit status non-zero})"
-		nfail=$((nfail + 1))
-	fi
-}
-skip() { echo "SKIP: $1 ($2)"; }
-
-# expect WHAT ACTUAL EXPECTED
-expect() {
-	[ "$2" = "$3" ] && return 0
-	echo "$1: got '$2', expected '$3'"
-	return 1
-}
-
-# host_ask REQUEST [TIMEOUT]: print REQUEST for the host, wait for its HOST-REPLY line.
-# Sets REPLY_STATUS (OK, FAIL, SKIP or NONE if nobody answered) and REPLY_DETAIL.
-host_ask() {
-	echo "$1" >&3
-	REPLY_STATUS=NONE
-	REPLY_DETAIL=""
-	deadline=$(($(date +%s) + ${2:-30}))
-	while [ "$(date +%s)" -lt "$deadline" ]; do
-		if read -r -t 5 word st rest; then
-			if [ "$word" = HOST-REPLY ]; then
-				REPLY_STATUS=$st
-				REPLY_DETAIL=$rest
-				return 0
-			fi
-		else
-			sleep 1
-		fi
-	done
-	return 0
-}
+# shellcheck source=guest/scripts/lib.sh
+. /vufs-lib.sh
 
 t_mount() {
 	grep -q "^[^ ]* $M virtiofs " /proc/mounts || { grep " $M " /proc/mounts; echo "not virtiofs"; return 1; }
