@@ -408,6 +408,25 @@ static int get_queue(struct vu_dev *d, uint64_t index, struct vu_queue **out)
 	return 0;
 }
 
+/*
+ * A per-ring request: @size payload bytes, no fds, ring @index in range;
+ * with @stopped, the ring must not be running (its layout is about to change).
+ */
+static int vring_msg(struct vu_dev *d, const struct vhost_user_msg *msg, unsigned nfds,
+		     size_t size, uint64_t index, bool stopped, struct vu_queue **q)
+{
+	int err = expect(msg, size, nfds, 0);
+
+	if (!err)
+		err = get_queue(d, index, q);
+	if (!err && stopped && (*q)->running) {
+		log_err("queue %u: %s while running", (*q)->index,
+			vhost_user_request_name(msg->hdr.request));
+		err = -EBUSY;
+	}
+	return err;
+}
+
 static int set_mem_table(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
 			 unsigned nfds)
 {
@@ -585,15 +604,11 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		err = mem_reg(d, msg, fds, nfds);
 		break;
 	case VHOST_USER_SET_VRING_NUM:
-		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
-		if (!err)
-			err = get_queue(d, msg->payload.state.index, &q);
+		err = vring_msg(d, msg, nfds, sizeof(struct vhost_vring_state),
+				msg->payload.state.index, true, &q);
 		if (err)
 			break;
-		if (q->running) {
-			log_err("queue %u: SET_VRING_NUM while running", q->index);
-			err = -EBUSY;
-		} else if (!msg->payload.state.num || msg->payload.state.num > VQ_MAX_SIZE ||
+		if (!msg->payload.state.num || msg->payload.state.num > VQ_MAX_SIZE ||
 			   (msg->payload.state.num & (msg->payload.state.num - 1))) {
 			log_err("queue %u: bad size %u", q->index, msg->payload.state.num);
 			err = -EINVAL;
@@ -602,31 +617,21 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		}
 		break;
 	case VHOST_USER_SET_VRING_ADDR:
-		err = expect(msg, sizeof(struct vhost_vring_addr), nfds, 0);
-		if (!err)
-			err = get_queue(d, msg->payload.addr.index, &q);
+		err = vring_msg(d, msg, nfds, sizeof(struct vhost_vring_addr),
+				msg->payload.addr.index, true, &q);
 		if (err)
 			break;
-		if (q->running) {
-			log_err("queue %u: SET_VRING_ADDR while running", q->index);
-			err = -EBUSY;
-			break;
-		}
 		q->desc_qva = msg->payload.addr.desc_user_addr;
 		q->avail_qva = msg->payload.addr.avail_user_addr;
 		q->used_qva = msg->payload.addr.used_user_addr;
 		q->addr_set = true;
 		break;
 	case VHOST_USER_SET_VRING_BASE:
-		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
-		if (!err)
-			err = get_queue(d, msg->payload.state.index, &q);
+		err = vring_msg(d, msg, nfds, sizeof(struct vhost_vring_state),
+				msg->payload.state.index, true, &q);
 		if (err)
 			break;
-		if (q->running) {
-			log_err("queue %u: SET_VRING_BASE while running", q->index);
-			err = -EBUSY;
-		} else if (msg->payload.state.num > UINT16_MAX) {
+		if (msg->payload.state.num > UINT16_MAX) {
 			log_err("queue %u: base %u out of range", q->index, msg->payload.state.num);
 			err = -EINVAL;
 		} else {
@@ -635,9 +640,8 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		}
 		break;
 	case VHOST_USER_GET_VRING_BASE:
-		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
-		if (!err)
-			err = get_queue(d, msg->payload.state.index, &q);
+		err = vring_msg(d, msg, nfds, sizeof(struct vhost_vring_state),
+				msg->payload.state.index, false, &q);
 		if (err)
 			break;
 		/* Stop the ring; it restarts with the next SET_VRING_KICK. */
@@ -655,9 +659,8 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		err = set_vring_fd(d, msg, fds, nfds);
 		break;
 	case VHOST_USER_SET_VRING_ENABLE:
-		err = expect(msg, sizeof(struct vhost_vring_state), nfds, 0);
-		if (!err)
-			err = get_queue(d, msg->payload.state.index, &q);
+		err = vring_msg(d, msg, nfds, sizeof(struct vhost_vring_state),
+				msg->payload.state.index, false, &q);
 		if (err)
 			break;
 		if (msg->payload.state.num > 1) {
