@@ -162,8 +162,6 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_init(dm.cfg.log_level, dm.cfg.syslog);
-	/* The guest applied its umask to every mode it sends: ours must not mask again. */
-	umask(0);
 
 	sig_fd = setup_signals();
 	if (sig_fd < 0) {
@@ -178,6 +176,11 @@ int main(int argc, char **argv)
 		if (listen_fd < 0)
 			goto out;
 	}
+	/*
+	 * Only now that the socket exists (0600): the guest applied its umask to
+	 * every mode it sends, ours must not mask again.
+	 */
+	umask(0);
 	sbc.mode = dm.cfg.sandbox;
 	sbc.shared_dir = dm.cfg.shared_dir;
 	sbc.is_root = geteuid() == 0;
@@ -222,12 +225,11 @@ int main(int argc, char **argv)
 		ret = conn < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 		goto out;
 	}
-	/* One frontend per daemon, like every vhost-user-fs backend: stop listening. */
-	close(listen_fd);
-	listen_fd = -1;
-	/* Sandboxed, that path would name a file in the share: the supervisor removes it. */
-	if (dm.cfg.socket_path && !sbr.confined)
-		unlink(dm.cfg.socket_path);
+	/*
+	 * One frontend per daemon, like every vhost-user-fs backend. The socket stays
+	 * listening so that a second connection is refused and logged (vu_dev_run)
+	 * rather than left queued in the backlog.
+	 */
 	log_info("frontend connected");
 
 	dev = malloc(sizeof(*dev));
@@ -239,7 +241,7 @@ int main(int argc, char **argv)
 	}
 	dm.dev = dev;
 	fuse_session_set_completion(dm.se, vufs_complete, &dm);
-	err = vu_dev_run(dev, sig_fd);
+	err = vu_dev_run(dev, sig_fd, listen_fd);
 	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;
 
 out:

@@ -99,6 +99,7 @@ static const struct sb_rule sb_rules[] = {
 
 	/* --- vhost-user socket, eventfds, event loops --- */
 	ALLOW(accept4),             /* the frontend's connection */
+	ALLOW(getsockopt),          /* SO_PEERCRED of a refused second frontend, for the log */
 	ALLOW(recvfrom),            /* recv(): vhost-user message payloads */
 	ALLOW(recvmsg),             /* vhost-user messages with their fds (SCM_RIGHTS) */
 	ALLOW(sendmsg),             /* vhost-user replies and backend requests */

@@ -700,21 +700,23 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 	return err;
 }
 
-int vu_dev_run(struct vu_dev *d, int stop_fd)
+int vu_dev_run(struct vu_dev *d, int stop_fd, int listen_fd)
 {
 	struct vhost_user_msg msg, reply;
 
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = d->sock, .events = POLLIN },
 			{ .fd = stop_fd, .events = POLLIN },
+			{ .fd = listen_fd, .events = POLLIN },
 		};
 		int fds[VHOST_USER_MAX_FDS];
 		unsigned nfds;
 		bool has_reply;
 		int err;
 
-		if (poll(pfd, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+		/* poll() ignores entries with a negative fd. */
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -723,6 +725,8 @@ int vu_dev_run(struct vu_dev *d, int stop_fd)
 			log_info("stop requested");
 			return 0;
 		}
+		if (pfd[2].revents & POLLIN)
+			vu_sock_refuse(listen_fd);
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		err = vu_sock_recv(d->sock, &msg, fds, &nfds);

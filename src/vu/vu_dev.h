@@ -116,9 +116,10 @@ void vu_dev_fini(struct vu_dev *d);
 /*
  * Serve the connection until the frontend disconnects (returns 0), @stop_fd
  * becomes readable (a signalfd or eventfd: returns 0), or the stream breaks
- * (negative errno).
+ * (negative errno). One frontend at a time: connections arriving on
+ * @listen_fd (-1: none) meanwhile are accepted, logged and closed.
  */
-int vu_dev_run(struct vu_dev *d, int stop_fd);
+int vu_dev_run(struct vu_dev *d, int stop_fd, int listen_fd);
 
 /*
  * Handle one received message; @fds (ownership taken: each used fd is kept,

@@ -15,6 +15,7 @@ int vu_sock_listen(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
+	mode_t prev_umask;
 	int fd, err;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -33,13 +34,38 @@ int vu_sock_listen(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+	/*
+	 * Whoever connects is the VMM and acts on the share with our credentials:
+	 * the socket is for its owner only (0600, narrowed further by the umask we
+	 * were started with). bind() creates it with that mode, so there is no
+	 * window in which it is wider.
+	 */
+	prev_umask = umask(0177);
+	umask(prev_umask | 0177);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	umask(prev_umask);
+	if (!err && listen(fd, 1) < 0)
 		err = -errno;
+	if (err) {
 		log_err("cannot listen on %s: %s", path, strerror(-err));
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+void vu_sock_refuse(int listen_fd)
+{
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cred);
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	log_warn("refused a second frontend connection (pid %d, uid %d): one is being served",
+		 (int)cred.pid, (int)cred.uid);
+	close(fd);
 }
 
 void vu_close_fds(int *fds, unsigned nfds)

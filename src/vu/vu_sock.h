@@ -9,8 +9,14 @@
 
 #include "vhost_user.h"
 
-/* Create, bind and listen on a UNIX socket at @path (replacing a stale one). Returns fd or -errno. */
+/*
+ * Create, bind and listen on a UNIX socket at @path (replacing a stale one),
+ * mode 0600 or narrower (the process umask applies on top). Returns fd or -errno.
+ */
 int vu_sock_listen(const char *path);
+
+/* Accept one pending connection on @listen_fd and close it at once, logging who it was. */
+void vu_sock_refuse(int listen_fd);
 
 /*
  * Receive one message. The fds that came with it are stored in @fds

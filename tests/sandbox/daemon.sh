@@ -83,7 +83,6 @@ finish() {
 	# chroot mode has no supervisor outside the share to remove the socket (see sandbox.h).
 	case "$1" in
 	chroot*) rm -f "$SOCK" ;;
-	"none SIGTERM") rm -f "$SOCK" ;; # (main.c removes it after accept, not when stopped before)
 	*) [ -e "$SOCK" ] && fail "$1: socket $SOCK left behind" ;;
 	esac
 	return 0
