@@ -34,6 +34,9 @@ enum {
 	OPT_SECCOMP,
 	OPT_MODCAPS,
 	OPT_RLIMIT_NOFILE,
+	OPT_INODE_FILE_HANDLES,
+	OPT_ANNOUNCE_SUBMOUNTS,
+	OPT_NO_ANNOUNCE_SUBMOUNTS,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +60,9 @@ static const struct option long_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
+	{ "inode-file-handles", required_argument, NULL, OPT_INODE_FILE_HANDLES },
+	{ "announce-submounts", no_argument, NULL, OPT_ANNOUNCE_SUBMOUNTS },
+	{ "no-announce-submounts", no_argument, NULL, OPT_NO_ANNOUNCE_SUBMOUNTS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -90,6 +96,13 @@ static void usage(FILE *f)
 		"  --modcaps=+CAP:-CAP    keep more (+) or fewer (-) capabilities than the default\n"
 		"                         chown,dac_override,fowner,fsetid,setgid,setuid,mknod,setfcap\n"
 		"  --rlimit-nofile=N      set RLIMIT_NOFILE to N (default: soft = hard limit)\n"
+		"  --inode-file-handles=MODE  never|prefer|mandatory: name inodes by file\n"
+		"                         handle instead of holding an O_PATH fd each\n"
+		"                         (default never; needs CAP_DAC_READ_SEARCH)\n"
+		"  --announce-submounts   tell the guest which directories are host mount\n"
+		"                         points: each gets its own st_dev (default)\n"
+		"  --no-announce-submounts  do not; inode numbers of other filesystems\n"
+		"                         then get a device prefix so they never collide\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
@@ -137,6 +150,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 	cfg->readdirplus = true;
 	cfg->posix_locks = true;
 	cfg->killpriv_v2 = true;
+	cfg->announce_submounts = true; /* like the Rust virtiofsd 1.13 */
 	cfg->sandbox = sb_mode_default(geteuid() == 0);
 	cfg->seccomp = SB_SECCOMP_KILL;
 
@@ -223,6 +237,17 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_RLIMIT_NOFILE:
 			if (parse_ulong(optarg, ULONG_MAX, &cfg->rlimit_nofile) || !cfg->rlimit_nofile) {
 				fprintf(stderr, "vufsd: bad --rlimit-nofile '%s'\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_ANNOUNCE_SUBMOUNTS:
+		case OPT_NO_ANNOUNCE_SUBMOUNTS:
+			cfg->announce_submounts = c == OPT_ANNOUNCE_SUBMOUNTS;
+			break;
+		case OPT_INODE_FILE_HANDLES:
+			if (pt_fh_mode_parse(optarg, &cfg->inode_file_handles)) {
+				fprintf(stderr, "vufsd: unknown --inode-file-handles '%s' "
+					"(never|prefer|mandatory)\n", optarg);
 				return CLI_ERROR;
 			}
 			break;

@@ -10,6 +10,7 @@
 
 #include "fuse_session.h"
 #include "log.h"
+#include "pt_fhandle.h"
 #include "sandbox.h"
 
 struct vufs_config {
@@ -30,6 +31,8 @@ struct vufs_config {
 	enum sb_seccomp seccomp;      /* --seccomp, default kill */
 	const char *modcaps;          /* --modcaps, NULL = none (checked by cli_parse) */
 	unsigned long rlimit_nofile;  /* --rlimit-nofile, 0 = raise soft to hard */
+	enum pt_fh_mode inode_file_handles; /* --inode-file-handles, default never */
+	bool announce_submounts;      /* --announce-submounts (default) / --no-announce-submounts */
 };
 
 enum cli_result {

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "cli.h"
 #include "fuse_session.h"
 #include "log.h"
@@ -191,7 +193,9 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	/* Before pt_fs_new: it snapshots our (now empty) supplementary groups. */
-	err = sb_drop_caps(dm.cfg.modcaps);
+	/* open_by_handle_at needs CAP_DAC_READ_SEARCH. */
+	err = sb_drop_caps_keep(dm.cfg.modcaps, dm.cfg.inode_file_handles != PT_FH_NEVER ?
+					       1ull << CAP_DAC_READ_SEARCH : 0);
 	if (err)
 		goto out;
 	pcfg.root = sbr.root_dir;
@@ -199,6 +203,8 @@ int main(int argc, char **argv)
 	pcfg.max_fds = dm.cfg.max_fds ? dm.cfg.max_fds : default_fd_limit();
 	pcfg.xattr = dm.cfg.xattr;
 	pcfg.proc_self_fd = sbr.proc_self_fd;
+	pcfg.inode_file_handles = dm.cfg.inode_file_handles;
+	pcfg.announce_submounts = dm.cfg.announce_submounts;
 	sbr.proc_self_fd = -1; /* pt_fs owns it now, even if pt_fs_new fails */
 	err = pt_fs_new(&pcfg, &dm.fs);
 	if (err)
@@ -212,7 +218,8 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	/* Last: nothing after this may need a system call outside the list. */
-	err = sb_seccomp_load(dm.cfg.seccomp);
+	err = sb_seccomp_load_flags(dm.cfg.seccomp, dm.cfg.inode_file_handles != PT_FH_NEVER ?
+							     SB_SECCOMP_FILE_HANDLES : 0);
 	if (err)
 		goto out;
 

@@ -33,6 +33,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "pt_fhandle.h"
+
 struct pt_fs;
 
 #define PT_ROOT_ID 1
@@ -51,6 +53,8 @@ struct pt_config {
 	bool xattr;               /* serve extended attributes */
 	int proc_self_fd;         /* O_PATH fd of /proc/self/fd from the sandbox (> 0: taken
 				   over by pt_fs_new, even on failure), else opened here */
+	enum pt_fh_mode inode_file_handles; /* --inode-file-handles (pt_fhandle.h) */
+	bool announce_submounts;  /* --announce-submounts: flag host mount points */
 };
 
 /* What an entry reply needs. */
@@ -58,6 +62,7 @@ struct pt_entry {
 	uint64_t nodeid;
 	uint64_t generation;
 	struct stat st;
+	bool submount; /* a host mount point to announce (FUSE_ATTR_SUBMOUNT) */
 };
 
 /* pt_setattr: which fields of struct pt_setattr apply. */
@@ -109,6 +114,14 @@ int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out);
 void pt_fs_free(struct pt_fs *fs);
 /* FUSE_DESTROY / device reset: close every handle and forget every inode but the root. */
 void pt_fs_reset(struct pt_fs *fs);
+/*
+ * At FUSE_INIT: does the guest mount announced submounts itself
+ * (FUSE_SUBMOUNTS)? With --announce-submounts it then sees each host
+ * filesystem with its own st_dev and gets host inode numbers unchanged;
+ * otherwise numbers of filesystems other than the share's get a device
+ * prefix so they cannot collide (pt_guest_ino in pt_i.h).
+ */
+void pt_fs_set_guest_submounts(struct pt_fs *fs, bool guest_automounts);
 /* Inodes and handles currently held (for tests, logs and metrics). */
 void pt_fs_counts(struct pt_fs *fs, unsigned long *inodes, unsigned long *handles);
 

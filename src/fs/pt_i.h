@@ -7,9 +7,29 @@
 
 #include "idtable.h"
 #include "pt.h"
+#include "pt_fhandle.h"
+
+/* Devices with their own inode number prefix (pt_guest_ino); the last prefix is the overflow. */
+#define PT_INO_DEVS 255
+
+struct pt_ino_syn {
+	dev_t dev;
+	uint64_t ino;
+	uint64_t num; /* 0: empty slot */
+};
+
+/* Unreferenced file-handle inodes that keep their fd open, at most (pt_inode.c). */
+#define PT_FD_CACHE 64
 
 struct pt_inode {
-	int fd; /* O_PATH, O_NOFOLLOW: never used for I/O directly */
+	/*
+	 * O_PATH, O_NOFOLLOW: never used for I/O directly. A file-handle inode
+	 * (fh set) has one only while referenced (pt_inode_get to _put) or
+	 * cached; otherwise -1. Valid and unchanging while the caller holds a
+	 * reference; transitions are protected by pt_fs.inode_lock.
+	 */
+	int fd;
+	struct pt_fh *fh; /* file-handle inode: its handle (immutable), else NULL */
 	uint64_t nodeid;
 	uint64_t generation;
 	dev_t dev;
@@ -20,6 +40,9 @@ struct pt_inode {
 	uint64_t nlookup;        /* references the guest holds (FUSE lookup count) */
 	uint32_t refs;           /* requests using the inode right now */
 	struct pt_inode *hnext;  /* hash chain by (dev, ino, mnt_id) */
+	bool unhashed;           /* a newer inode took its key (its number was reused) */
+	struct pt_inode *lru_prev, *lru_next; /* in the fd cache (fh inodes, refs == 0) */
+	bool in_lru;
 };
 
 /* A POSIX lock a guest process holds through one open file (for F_GETLK's pid). */
@@ -57,14 +80,41 @@ struct pt_fs {
 
 	unsigned long guest_fds; /* atomic: fds held for the guest (inodes + handles) */
 
+	enum pt_fh_mode fh_mode;  /* in effect (prefer falls back to never at start) */
+	struct pt_mounts mounts;  /* mount fds for open_by_handle_at */
+
 	pthread_mutex_t inode_lock;
 	struct idtable inodes;    /* nodeid -> inode */
+	struct pt_inode *lru_head, *lru_tail; /* fd cache, most recent first */
+	unsigned lru_n;
 	struct pt_inode **hash;   /* (dev, ino, mnt_id) -> inode */
 	size_t hash_size;         /* power of two */
 
 	pthread_mutex_t handle_lock;
 	struct idtable handles;   /* fh -> handle */
+
+	/* Inode numbers the guest sees (pt_guest_ino, pt_inode.c). */
+	bool fold_ino;            /* atomic: other filesystems' numbers get a device prefix */
+	pthread_mutex_t ino_lock;
+	dev_t devs[PT_INO_DEVS];  /* index -> device; [0] is the share's; written under ino_lock */
+	unsigned ndevs;           /* atomic (release/acquire): entries published */
+	struct pt_ino_syn *syn;   /* (dev, ino) -> number in the overflow space, under ino_lock */
+	size_t syn_cap, syn_n;
 };
+
+/* The guest's view of @st: inode number (pt_guest_ino), owner (id translation). */
+void pt_stat_to_guest(struct pt_fs *fs, struct stat *st);
+/*
+ * The inode number the guest sees for host (@dev, @ino). Unless each host
+ * filesystem is announced as a submount (so the guest gives it its own
+ * st_dev), numbers of different filesystems could collide; then:
+ *   the share's filesystem:         ino                  (ino < 2^56)
+ *   the n-th other one (1..254):    n << 56 | ino        (ino < 2^56)
+ *   anything else (a huge ino, or a 256th filesystem): 0xff << 56 | k, k
+ *   counting such inodes in order of first sight (remembered for good).
+ * The top byte separates the ranges, so no two host inodes share a number.
+ */
+uint64_t pt_guest_ino(struct pt_fs *fs, dev_t dev, uint64_t ino);
 
 /* The filesystem whose /proc/self/fd this thread's cwd is parked in (pt_thread_init). */
 extern __thread struct pt_fs *pt_thread_cwd_fs;
@@ -90,10 +140,13 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *inode);
  */
 int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out);
 /*
- * If the inode (@st's dev and ino, @mnt_id) is already known, count one
- * lookup on it and fill @out; else -ENOENT.
+ * If the inode (@st's dev and ino, @mnt_id), which is @name under @dirfd,
+ * is already known, count one lookup on it and fill @out; else -ENOENT.
+ * With file handles, a known inode that holds no fd is checked against
+ * @name's handle (its number may have been reused since).
  */
-int pt_inode_find(struct pt_fs *fs, const struct stat *st, uint64_t mnt_id, struct pt_entry *out);
+int pt_inode_find(struct pt_fs *fs, const struct stat *st, uint64_t mnt_id, int dirfd,
+		  const char *name, struct pt_entry *out);
 /* Undo one counted lookup (reply could not be sent). */
 void pt_inode_unlookup(struct pt_fs *fs, uint64_t nodeid);
 void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n);

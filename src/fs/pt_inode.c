@@ -7,6 +7,16 @@
  * nlookup; FORGET/BATCH_FORGET subtract the guest's count. Separately,
  * refs counts requests using the inode right now. The inode (and its fd)
  * goes when both are zero; the root is never freed.
+ *
+ * File-handle inodes (--inode-file-handles=prefer|mandatory): an inode
+ * whose filesystem has handles keeps its handle instead of an O_PATH fd.
+ * pt_inode_get opens the fd by handle when the inode has none, and the fd
+ * stays valid until the matching pt_inode_put; after that the inode goes
+ * to a small LRU cache of open fds (PT_FD_CACHE), whose oldest entry's fd
+ * is closed when it overflows. So the fds held are: the root, one per
+ * mount met (pt_mounts), the cache, those in use by requests, and open
+ * files, whatever the number of inodes the guest knows. Only inodes that
+ * hold their fd for good (no handle) count against --fd-limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,8 +81,11 @@ static void hash_insert(struct pt_fs *fs, struct pt_inode *in)
 
 static void hash_remove(struct pt_fs *fs, struct pt_inode *in)
 {
-	struct pt_inode **p = &fs->hash[hash_key(fs, in->dev, in->ino, in->mnt_id)];
+	struct pt_inode **p;
 
+	if (in->unhashed)
+		return;
+	p = &fs->hash[hash_key(fs, in->dev, in->ino, in->mnt_id)];
 	while (*p && *p != in)
 		p = &(*p)->hnext;
 	if (*p)
@@ -122,9 +135,61 @@ int pt_inode_table_init(struct pt_fs *fs)
 	/* Index 0 is never a nodeid; 1 is FUSE_ROOT_ID. */
 	idtable_init(&fs->inodes, PT_ROOT_ID + 1);
 	idtable_init(&fs->handles, 0);
+	pt_mounts_init(&fs->mounts, -1);
+	fs->fh_mode = PT_FH_NEVER;
+	pthread_mutex_init(&fs->ino_lock, NULL);
+	fs->fold_ino = true; /* until INIT says the guest mounts announced submounts */
 	fs->hash_size = 1024;
 	fs->hash = calloc(fs->hash_size, sizeof(*fs->hash));
 	return fs->hash ? 0 : -ENOMEM;
+}
+
+/*
+ * --inode-file-handles: check on the share's root that handles can be
+ * made and opened again (the filesystem has them; we hold
+ * CAP_DAC_READ_SEARCH). mandatory fails here with the reason; prefer
+ * falls back to O_PATH fds for everything.
+ */
+static int handles_setup(struct pt_fs *fs, int root_fd, uint64_t root_mnt)
+{
+	enum pt_fh_mode mode = fs->cfg.inode_file_handles;
+	struct pt_fh *fh = NULL;
+	const char *why;
+	uint64_t mnt;
+	int fd, err;
+
+	fs->mounts.proc_fd = fs->proc_fd;
+	if (mode == PT_FH_NEVER)
+		return 0;
+	why = "the filesystem cannot make file handles (name_to_handle_at)";
+	err = pt_fh_from_fd(root_fd, &fh, &mnt);
+	if (!err) {
+		why = "cannot open the shared directory as a mount fd";
+		err = pt_mounts_add(&fs->mounts, root_mnt, root_fd, true);
+	}
+	if (!err) {
+		why = "cannot open a file handle (open_by_handle_at needs CAP_DAC_READ_SEARCH "
+		      "in the initial user namespace)";
+		fd = pt_mounts_open(&fs->mounts, root_mnt, fh, 0);
+		if (fd < 0)
+			err = fd;
+		else
+			close(fd);
+	}
+	free(fh);
+	if (!err) {
+		fs->fh_mode = mode;
+		log_info("inode file handles: %s", pt_fh_mode_name(mode));
+		return 0;
+	}
+	if (mode == PT_FH_MANDATORY) {
+		log_err("--inode-file-handles=mandatory: %s for %s: %s", why, fs->cfg.root,
+			strerror(-err));
+		return -EOPNOTSUPP;
+	}
+	log_warn("--inode-file-handles=prefer: %s for %s (%s): using O_PATH fds", why,
+		 fs->cfg.root, strerror(-err));
+	return 0;
 }
 
 int pt_inode_set_root(struct pt_fs *fs, int fd)
@@ -141,6 +206,8 @@ int pt_inode_set_root(struct pt_fs *fs, int fd)
 	in->fd = fd;
 	err = pt_stat_fd(fd, &st, &in->mnt_id);
 	if (!err)
+		err = handles_setup(fs, fd, in->mnt_id);
+	if (!err)
 		err = idtable_set_fixed(&fs->inodes, PT_ROOT_ID, in, &in->nodeid);
 	if (err) {
 		close(fd);
@@ -151,6 +218,8 @@ int pt_inode_set_root(struct pt_fs *fs, int fd)
 	in->ino = st.st_ino;
 	in->type = S_IFDIR;
 	in->nlookup = 1; /* pinned: never freed while the daemon runs */
+	fs->devs[0] = st.st_dev; /* the share's filesystem keeps its numbers */
+	__atomic_store_n(&fs->ndevs, 1, __ATOMIC_RELEASE);
 	fs->root = in;
 	hash_insert(fs, in);
 	return 0;
@@ -173,13 +242,60 @@ void pt_fd_release(struct pt_fs *fs)
 	__atomic_sub_fetch(&fs->guest_fds, 1, __ATOMIC_RELAXED);
 }
 
+/* The fd cache. Caller holds inode_lock. */
+static void lru_unlink(struct pt_fs *fs, struct pt_inode *in)
+{
+	if (!in->in_lru)
+		return;
+	if (in->lru_prev)
+		in->lru_prev->lru_next = in->lru_next;
+	else
+		fs->lru_head = in->lru_next;
+	if (in->lru_next)
+		in->lru_next->lru_prev = in->lru_prev;
+	else
+		fs->lru_tail = in->lru_prev;
+	in->lru_prev = in->lru_next = NULL;
+	in->in_lru = false;
+	fs->lru_n--;
+}
+
+/*
+ * Cache unreferenced file-handle inode @in's fd. Returns an fd the caller
+ * must close after dropping inode_lock (the evicted one), or -1.
+ */
+static int lru_push(struct pt_fs *fs, struct pt_inode *in)
+{
+	struct pt_inode *old;
+	int fd;
+
+	in->lru_prev = NULL;
+	in->lru_next = fs->lru_head;
+	if (fs->lru_head)
+		fs->lru_head->lru_prev = in;
+	else
+		fs->lru_tail = in;
+	fs->lru_head = in;
+	in->in_lru = true;
+	if (++fs->lru_n <= PT_FD_CACHE)
+		return -1;
+	old = fs->lru_tail;
+	lru_unlink(fs, old);
+	fd = old->fd;
+	old->fd = -1;
+	return fd;
+}
+
 static void inode_free(struct pt_fs *fs, struct pt_inode *in)
 {
 	hash_remove(fs, in);
+	lru_unlink(fs, in);
 	idtable_remove(&fs->inodes, in->nodeid);
-	close(in->fd);
-	if (in != fs->root)
+	if (in->fd >= 0)
+		close(in->fd);
+	if (in != fs->root && !in->fh)
 		pt_fd_release(fs);
+	free(in->fh);
 	free(in);
 }
 
@@ -190,16 +306,25 @@ static void inode_maybe_free(struct pt_fs *fs, struct pt_inode *in)
 		inode_free(fs, in);
 }
 
+static void free_one(void *obj, uint64_t id, void *arg)
+{
+	(void)id;
+	inode_free(arg, obj);
+}
+
 void pt_inode_table_fini(struct pt_fs *fs)
 {
-	for (size_t i = 0; fs->hash && i < fs->hash_size; i++) {
-		while (fs->hash[i])
-			inode_free(fs, fs->hash[i]);
-	}
+	/* Through the id table: inodes whose number was reused are off the hash. */
+	if (fs->hash)
+		idtable_foreach(&fs->inodes, free_one, fs);
 	free(fs->hash);
 	fs->hash = NULL;
 	idtable_destroy(&fs->inodes);
 	idtable_destroy(&fs->handles);
+	pt_mounts_fini(&fs->mounts);
+	free(fs->syn);
+	fs->syn = NULL;
+	pthread_mutex_destroy(&fs->ino_lock);
 	pthread_mutex_destroy(&fs->inode_lock);
 	pthread_mutex_destroy(&fs->handle_lock);
 }
@@ -207,72 +332,254 @@ void pt_inode_table_fini(struct pt_fs *fs)
 struct pt_inode *pt_inode_get(struct pt_fs *fs, uint64_t nodeid)
 {
 	struct pt_inode *in;
+	int fd, err = 0;
 
 	pthread_mutex_lock(&fs->inode_lock);
 	in = idtable_get(&fs->inodes, nodeid);
-	if (in)
-		in->refs++;
+	if (!in) {
+		pthread_mutex_unlock(&fs->inode_lock);
+		return NULL;
+	}
+	in->refs++;
+	lru_unlink(fs, in); /* referenced now: its fd stays until the last put */
+	if (in->fd >= 0 || !in->fh) {
+		pthread_mutex_unlock(&fs->inode_lock);
+		return in;
+	}
 	pthread_mutex_unlock(&fs->inode_lock);
+
+	/* A file-handle inode without an fd: open it (no lock held across the syscall). */
+	fd = pt_mounts_open(&fs->mounts, in->mnt_id, in->fh, 0);
+	pthread_mutex_lock(&fs->inode_lock);
+	if (in->fd < 0 && fd >= 0) {
+		in->fd = fd; /* else another request opened it meanwhile */
+		fd = -1;
+	}
+	if (in->fd < 0) {
+		err = fd;
+		fd = -1;
+		in->refs--;
+		inode_maybe_free(fs, in);
+		in = NULL;
+	}
+	pthread_mutex_unlock(&fs->inode_lock);
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		log_guest(LOG_LVL_DEBUG, "nodeid 0x%llx: cannot open its file handle: %s",
+			  (unsigned long long)nodeid, strerror(-err));
 	return in;
 }
 
 void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 {
+	int fd = -1;
+
 	if (!in)
 		return;
 	pthread_mutex_lock(&fs->inode_lock);
 	in->refs--;
+	if (in->refs == 0 && in->fh && in->fd >= 0 && in->nlookup > 0)
+		fd = lru_push(fs, in);
 	inode_maybe_free(fs, in);
 	pthread_mutex_unlock(&fs->inode_lock);
+	if (fd >= 0)
+		close(fd);
 }
 
-static void fill_entry(const struct pt_inode *in, const struct stat *st, struct pt_entry *out)
+/* Inode numbers for the guest: see pt_guest_ino in pt_i.h. */
+#define INO_SHIFT 56
+#define INO_LOW_MASK ((1ull << INO_SHIFT) - 1)
+#define INO_OVERFLOW ((uint64_t)(PT_INO_DEVS) << INO_SHIFT) /* prefix 0xff */
+
+void pt_fs_set_guest_submounts(struct pt_fs *fs, bool guest_automounts)
+{
+	bool fold = !(fs->cfg.announce_submounts && guest_automounts);
+
+	__atomic_store_n(&fs->fold_ino, fold, __ATOMIC_RELAXED);
+	log_info("submounts: %s", fs->cfg.announce_submounts ?
+		 (guest_automounts ? "announced (each host filesystem has its own st_dev)" :
+				     "the guest does not mount them: inode numbers get a device prefix") :
+		 "not announced: inode numbers of other filesystems get a device prefix");
+}
+
+/* Caller holds ino_lock. The number in the overflow space for (@dev, @ino). */
+static uint64_t syn_number(struct pt_fs *fs, dev_t dev, uint64_t ino)
+{
+	size_t i, mask;
+
+	if (fs->syn_n * 2 >= fs->syn_cap) {
+		size_t cap = fs->syn_cap ? fs->syn_cap * 2 : 64;
+		struct pt_ino_syn *n = calloc(cap, sizeof(*n));
+
+		if (!n)
+			return INO_OVERFLOW; /* out of memory: one shared number, logged */
+		for (i = 0; i < fs->syn_cap; i++) {
+			struct pt_ino_syn *o = &fs->syn[i];
+			size_t j;
+
+			if (!o->num)
+				continue;
+			for (j = (size_t)((o->ino ^ o->dev) * 0x9e3779b97f4a7c15ull) & (cap - 1);
+			     n[j].num; j = (j + 1) & (cap - 1))
+				;
+			n[j] = *o;
+		}
+		free(fs->syn);
+		fs->syn = n;
+		fs->syn_cap = cap;
+	}
+	mask = fs->syn_cap - 1;
+	for (i = (size_t)((ino ^ dev) * 0x9e3779b97f4a7c15ull) & mask; fs->syn[i].num;
+	     i = (i + 1) & mask) {
+		if (fs->syn[i].dev == dev && fs->syn[i].ino == ino)
+			return fs->syn[i].num;
+	}
+	fs->syn[i].dev = dev;
+	fs->syn[i].ino = ino;
+	fs->syn[i].num = INO_OVERFLOW | ++fs->syn_n;
+	return fs->syn[i].num;
+}
+
+uint64_t pt_guest_ino(struct pt_fs *fs, dev_t dev, uint64_t ino)
+{
+	unsigned n, i;
+	uint64_t r;
+
+	if (!__atomic_load_n(&fs->fold_ino, __ATOMIC_RELAXED))
+		return ino;
+	n = __atomic_load_n(&fs->ndevs, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n && fs->devs[i] != dev; i++)
+		;
+	if (i < n && !(ino & ~INO_LOW_MASK))
+		return (uint64_t)i << INO_SHIFT | ino;
+	pthread_mutex_lock(&fs->ino_lock);
+	n = fs->ndevs;
+	for (i = 0; i < n && fs->devs[i] != dev; i++)
+		;
+	if (i == n && n < PT_INO_DEVS) {
+		fs->devs[n] = dev;
+		__atomic_store_n(&fs->ndevs, n + 1, __ATOMIC_RELEASE);
+		log_info("inode numbers of device %u:%u get the prefix %u", major(dev), minor(dev),
+			 n);
+	}
+	if (i < fs->ndevs && !(ino & ~INO_LOW_MASK))
+		r = (uint64_t)i << INO_SHIFT | ino;
+	else
+		r = syn_number(fs, dev, ino);
+	pthread_mutex_unlock(&fs->ino_lock);
+	return r;
+}
+
+void pt_stat_to_guest(struct pt_fs *fs, struct stat *st)
+{
+	st->st_ino = (ino_t)pt_guest_ino(fs, st->st_dev, st->st_ino);
+}
+
+static void fill_entry(struct pt_fs *fs, const struct pt_inode *in, const struct stat *st,
+		       struct pt_entry *out)
 {
 	out->nodeid = in->nodeid;
 	out->generation = in->generation;
 	out->st = *st;
+	out->submount = false;
+	pt_stat_to_guest(fs, &out->st);
+}
+
+/*
+ * The handle for new inode O_PATH @fd (@st, @mnt_id), with its mount's fd
+ * cached: 0 with *@out set, or NULL in *@out when it is to hold an fd
+ * (prefer on a filesystem without handles). Mandatory refuses that.
+ */
+static int handle_for(struct pt_fs *fs, int fd, const struct stat *st, uint64_t mnt_id,
+		      struct pt_fh **out)
+{
+	uint64_t hmnt;
+	int err;
+
+	*out = NULL;
+	if (fs->fh_mode == PT_FH_NEVER)
+		return 0;
+	err = pt_fh_from_fd(fd, out, &hmnt);
+	if (!err)
+		err = pt_mounts_add(&fs->mounts, mnt_id, fd, S_ISDIR(st->st_mode));
+	if (!err)
+		return 0;
+	free(*out);
+	*out = NULL;
+	if (fs->fh_mode == PT_FH_MANDATORY) {
+		log_guest(LOG_LVL_WARN, "--inode-file-handles=mandatory: no file handle for an "
+			  "inode on mount %llu: %s", (unsigned long long)mnt_id, strerror(-err));
+		return err == -ENOTDIR ? -EOPNOTSUPP : err;
+	}
+	return 0;
 }
 
 int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 {
 	struct pt_inode *in, *found;
+	struct pt_fh *fh = NULL;
 	struct stat st;
 	uint64_t mnt_id;
+	int evicted = -1;
 	int err;
 
 	err = pt_stat_fd(fd, &st, &mnt_id);
+	if (!err)
+		err = handle_for(fs, fd, &st, mnt_id, &fh);
 	if (err)
 		goto err_close;
 
 	pthread_mutex_lock(&fs->inode_lock);
 	found = hash_find(fs, st.st_dev, st.st_ino, mnt_id);
+	if (found && found->fh && fh && !pt_fh_equal(found->fh, fh)) {
+		/* Deleted and its number reused: the old node lives on only for the guest's forget. */
+		hash_remove(fs, found);
+		found->unhashed = true;
+		found = NULL;
+	}
 	if (found) {
 		found->nlookup++;
-		fill_entry(found, &st, out);
+		fill_entry(fs, found, &st, out);
+		if (found->fh && found->fd < 0) {
+			/* No fd means no reference: keep ours in the cache, it is likely used next. */
+			found->fd = fd;
+			fd = -1;
+			evicted = lru_push(fs, found);
+		}
 		pthread_mutex_unlock(&fs->inode_lock);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		if (evicted >= 0)
+			close(evicted);
+		free(fh);
 		return 0;
 	}
-	err = pt_fd_charge(fs);
-	if (err) {
-		pthread_mutex_unlock(&fs->inode_lock);
-		goto err_close;
+	if (!fh) {
+		err = pt_fd_charge(fs);
+		if (err) {
+			pthread_mutex_unlock(&fs->inode_lock);
+			goto err_close;
+		}
 	}
 	in = calloc(1, sizeof(*in));
 	if (!in) {
 		pthread_mutex_unlock(&fs->inode_lock);
-		pt_fd_release(fs);
+		if (!fh)
+			pt_fd_release(fs);
 		err = -ENOMEM;
 		goto err_close;
 	}
 	err = idtable_alloc(&fs->inodes, in, &in->nodeid);
 	if (err) {
 		pthread_mutex_unlock(&fs->inode_lock);
-		pt_fd_release(fs);
+		if (!fh)
+			pt_fd_release(fs);
 		free(in);
 		goto err_close;
 	}
 	in->fd = fd;
+	in->fh = fh;
 	in->generation = in->nodeid >> 32;
 	in->dev = st.st_dev;
 	in->ino = st.st_ino;
@@ -281,26 +588,43 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 	in->nlookup = 1;
 	hash_insert(fs, in);
 	hash_maybe_grow(fs);
-	fill_entry(in, &st, out);
+	if (fh)
+		evicted = lru_push(fs, in); /* unreferenced: its fd is only cached */
+	fill_entry(fs, in, &st, out);
 	pthread_mutex_unlock(&fs->inode_lock);
+	if (evicted >= 0)
+		close(evicted);
 	return 0;
 
 err_close:
+	free(fh);
 	close(fd);
 	return err;
 }
 
-int pt_inode_find(struct pt_fs *fs, const struct stat *st, uint64_t mnt_id, struct pt_entry *out)
+int pt_inode_find(struct pt_fs *fs, const struct stat *st, uint64_t mnt_id, int dirfd,
+		  const char *name, struct pt_entry *out)
 {
+	struct pt_fh *fh = NULL;
 	struct pt_inode *in;
+	uint64_t hmnt;
 
+	/*
+	 * With handles, a known inode that holds no fd does not pin its
+	 * number: compare handles, which carry the generation.
+	 */
+	if (fs->fh_mode != PT_FH_NEVER && pt_fh_from_name(dirfd, name, &fh, &hmnt))
+		fh = NULL;
 	pthread_mutex_lock(&fs->inode_lock);
 	in = hash_find(fs, st->st_dev, st->st_ino, mnt_id);
+	if (in && in->fh && in->fd < 0 && (!fh || !pt_fh_equal(in->fh, fh)))
+		in = NULL; /* let pt_inode_insert sort it out */
 	if (in) {
 		in->nlookup++;
-		fill_entry(in, st, out);
+		fill_entry(fs, in, st, out);
 	}
 	pthread_mutex_unlock(&fs->inode_lock);
+	free(fh);
 	return in ? 0 : -ENOENT;
 }
 

@@ -214,9 +214,13 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 		err = pt_stat_at(dir->fd, name, 0, &st, &mnt_id);
 		if (err)
 			return err;
-		if (!pt_inode_find(fs, &st, mnt_id, out))
-			return 0;
-		fd = open_beneath(dir->fd, name, O_PATH, 0);
+		if (pt_inode_find(fs, &st, mnt_id, dir->fd, name, out)) {
+			fd = open_beneath(dir->fd, name, O_PATH, 0);
+			err = fd < 0 ? fd : pt_inode_insert(fs, fd, out);
+		}
+		/* A host mount point: the guest may mount it as a filesystem of its own. */
+		out->submount = !err && fs->cfg.announce_submounts && mnt_id != dir->mnt_id;
+		return err;
 	}
 	if (fd < 0)
 		return fd;
@@ -251,6 +255,8 @@ int pt_getattr(struct pt_fs *fs, uint64_t nodeid, struct stat *st)
 		return -ESTALE;
 	err = pt_stat_fd(in->fd, st, NULL);
 	pt_inode_put(fs, in);
+	if (!err)
+		pt_stat_to_guest(fs, st);
 	return err;
 }
 
@@ -381,6 +387,8 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_ATIME);
 	if (!err)
 		err = pt_stat_fd(in->fd, st, NULL);
+	if (!err)
+		pt_stat_to_guest(fs, st);
 out:
 	if (h)
 		pt_handle_put(fs, h);
@@ -915,7 +923,7 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 		d.name = de->d_name;
 		d.namelen = strnlen(de->d_name, de->d_reclen - offsetof(struct linux_dirent64,
 									   d_name));
-		d.ino = de->d_ino;
+		d.ino = pt_guest_ino(fs, h->inode->dev, de->d_ino);
 		d.type = de->d_type;
 		d.next_off = (uint64_t)de->d_off;
 		if (!sink->fits(sink->arg, d.namelen))

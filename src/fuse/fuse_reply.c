@@ -116,6 +116,8 @@ void fuse_fill_entry(const struct fuse_session *se, const struct pt_entry *e,
 	out->entry_valid = se->entry_timeout_s;
 	out->attr_valid = se->attr_timeout_s;
 	fuse_fill_attr(&e->st, &out->attr);
+	if (e->submount)
+		out->attr.flags |= FUSE_ATTR_SUBMOUNT;
 }
 
 int fuse_reply_entry(struct fuse_req *req, const struct pt_entry *e)

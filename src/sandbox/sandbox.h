@@ -196,6 +196,12 @@ int sb_enter(const struct sb_config *cfg, struct sb_result *out);
  * later inherit them). Returns 0 or a negative errno (logged).
  */
 int sb_drop_caps(const char *modcaps);
+/*
+ * sb_drop_caps, keeping also the capabilities in @extra (bit n: capability
+ * n) when the default set applies (as root), e.g. CAP_DAC_READ_SEARCH for
+ * --inode-file-handles. --modcaps removals still win.
+ */
+int sb_drop_caps_keep(const char *modcaps, uint64_t extra);
 
 /*
  * Install the seccomp allow-list with @action as the default action, on
@@ -205,6 +211,9 @@ int sb_drop_caps(const char *modcaps);
  * Returns 0 or a negative errno (logged).
  */
 int sb_seccomp_load(enum sb_seccomp action);
+/* sb_seccomp_load, with more calls allowed per @flags: */
+#define SB_SECCOMP_FILE_HANDLES (1u << 0) /* name_to_handle_at, open_by_handle_at */
+int sb_seccomp_load_flags(enum sb_seccomp action, unsigned flags);
 
 /*
  * Drop / restore CAP_FSETID in the calling thread's effective set.

@@ -39,6 +39,11 @@ static uint64_t caps64(uint32_t lo, uint32_t hi)
 
 int sb_drop_caps(const char *modcaps)
 {
+	return sb_drop_caps_keep(modcaps, 0);
+}
+
+int sb_drop_caps_keep(const char *modcaps, uint64_t extra)
+{
 	struct __user_cap_data_struct data[2];
 	struct sb_modcaps mod;
 	bool root = geteuid() == 0;
@@ -49,7 +54,7 @@ int sb_drop_caps(const char *modcaps)
 	err = sb_modcaps_parse(modcaps, &mod);
 	if (err)
 		return err;
-	keep = ((root ? sb_default_caps() : 0) | mod.add) & ~mod.drop;
+	keep = ((root ? sb_default_caps() | extra : 0) | mod.add) & ~mod.drop;
 
 	/*
 	 * Credential switching relies on the kernel clearing the effective

@@ -277,6 +277,16 @@ static int add_rule(scmp_filter_ctx ctx, const struct sb_rule *r)
 	return 0;
 }
 
+/*
+ * Only with --inode-file-handles (SB_SECCOMP_FILE_HANDLES): open_by_handle_at
+ * is the classic container escape, so a daemon that does not use it must
+ * not be able to make it.
+ */
+static const struct sb_rule sb_fhandle_rules[] = {
+	ALLOW(name_to_handle_at),   /* an inode's handle, made from an fd we opened */
+	ALLOW(open_by_handle_at),   /* reopen an inode by the handle we made */
+};
+
 static int add_rules(scmp_filter_ctx ctx, const struct sb_rule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -303,6 +313,11 @@ static int install_trap_handler(void)
 }
 
 int sb_seccomp_load(enum sb_seccomp action)
+{
+	return sb_seccomp_load_flags(action, 0);
+}
+
+int sb_seccomp_load_flags(enum sb_seccomp action, unsigned flags)
 {
 	unsigned api = seccomp_api_get();
 	scmp_filter_ctx ctx;
@@ -352,6 +367,9 @@ int sb_seccomp_load(enum sb_seccomp action)
 		goto out;
 	}
 	err = add_rules(ctx, sb_rules, sizeof(sb_rules) / sizeof(sb_rules[0]));
+	if (!err && (flags & SB_SECCOMP_FILE_HANDLES))
+		err = add_rules(ctx, sb_fhandle_rules,
+				sizeof(sb_fhandle_rules) / sizeof(sb_fhandle_rules[0]));
 #ifdef SB_SANITIZER
 	if (!err)
 		err = add_rules(ctx, sb_sanitizer_rules,
