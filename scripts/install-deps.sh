@@ -4,7 +4,7 @@
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev linux-libc-dev \
 libcmocka-dev libseccomp-dev libcap-ng-dev \
-qemu-system-x86 qemu-system-common busybox-static cpio kmod libc6-dev debootstrap"
+qemu-system-x86 qemu-system-common busybox-static cpio kmod libc6-dev debootstrap uidmap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -37,6 +37,10 @@ enum {
 	OPT_INODE_FILE_HANDLES,
 	OPT_ANNOUNCE_SUBMOUNTS,
 	OPT_NO_ANNOUNCE_SUBMOUNTS,
+	OPT_UID_MAP,
+	OPT_GID_MAP,
+	OPT_TRANSLATE_UID,
+	OPT_TRANSLATE_GID,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +67,10 @@ static const struct option long_opts[] = {
 	{ "inode-file-handles", required_argument, NULL, OPT_INODE_FILE_HANDLES },
 	{ "announce-submounts", no_argument, NULL, OPT_ANNOUNCE_SUBMOUNTS },
 	{ "no-announce-submounts", no_argument, NULL, OPT_NO_ANNOUNCE_SUBMOUNTS },
+	{ "uid-map", required_argument, NULL, OPT_UID_MAP },
+	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
+	{ "translate-uid", required_argument, NULL, OPT_TRANSLATE_UID },
+	{ "translate-gid", required_argument, NULL, OPT_TRANSLATE_GID },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +111,14 @@ static void usage(FILE *f)
 		"                         points: each gets its own st_dev (default)\n"
 		"  --no-announce-submounts  do not; inode numbers of other filesystems\n"
 		"                         then get a device prefix so they never collide\n"
+		"  --uid-map=:IN:OUT:N:   (unprivileged, --sandbox=namespace; repeatable) map\n"
+		"                         host uids OUT.. to IN.. in the user namespace\n"
+		"                         (newuidmap; default: our uid to itself)\n"
+		"  --gid-map=:IN:OUT:N:   the same for gids (newgidmap)\n"
+		"  --translate-uid=TYPE:A:B:N  (repeatable) translate uids between guest and\n"
+		"                         host in the daemon: guest, host, squash-guest,\n"
+		"                         squash-host, map (TYPE:A:B:N), forbid-guest:A:N\n"
+		"  --translate-gid=TYPE:A:B:N  the same for gids\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
@@ -244,6 +260,33 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_NO_ANNOUNCE_SUBMOUNTS:
 			cfg->announce_submounts = c == OPT_ANNOUNCE_SUBMOUNTS;
 			break;
+		case OPT_UID_MAP:
+		case OPT_GID_MAP: {
+			bool u = c == OPT_UID_MAP;
+			unsigned *n = u ? &cfg->n_uid_map : &cfg->n_gid_map;
+
+			if (*n >= SB_IDMAP_MAX ||
+			    sb_idmap_parse(optarg, (u ? cfg->uid_map : cfg->gid_map) + *n)) {
+				fprintf(stderr, "vufsd: bad --%s '%s' (:inside:outside:count:, at "
+					"most %d)\n", u ? "uid-map" : "gid-map", optarg, SB_IDMAP_MAX);
+				return CLI_ERROR;
+			}
+			(*n)++;
+			break;
+		}
+		case OPT_TRANSLATE_UID:
+		case OPT_TRANSLATE_GID: {
+			bool u = c == OPT_TRANSLATE_UID;
+			const char *why = "?";
+
+			if (pt_idmap_add(u ? &cfg->translate_uid : &cfg->translate_gid, optarg,
+					 &why)) {
+				fprintf(stderr, "vufsd: bad --%s '%s': %s\n",
+					u ? "translate-uid" : "translate-gid", optarg, why);
+				return CLI_ERROR;
+			}
+			break;
+		}
 		case OPT_INODE_FILE_HANDLES:
 			if (pt_fh_mode_parse(optarg, &cfg->inode_file_handles)) {
 				fprintf(stderr, "vufsd: unknown --inode-file-handles '%s' "

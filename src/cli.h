@@ -11,6 +11,7 @@
 #include "fuse_session.h"
 #include "log.h"
 #include "pt_fhandle.h"
+#include "pt_idmap.h"
 #include "sandbox.h"
 
 struct vufs_config {
@@ -33,6 +34,11 @@ struct vufs_config {
 	unsigned long rlimit_nofile;  /* --rlimit-nofile, 0 = raise soft to hard */
 	enum pt_fh_mode inode_file_handles; /* --inode-file-handles, default never */
 	bool announce_submounts;      /* --announce-submounts (default) / --no-announce-submounts */
+	struct sb_idmap uid_map[SB_IDMAP_MAX]; /* --uid-map (repeatable): the user namespace's */
+	struct sb_idmap gid_map[SB_IDMAP_MAX]; /* --gid-map (repeatable) */
+	unsigned n_uid_map, n_gid_map;
+	struct pt_idmap translate_uid; /* --translate-uid (repeatable): done by the daemon */
+	struct pt_idmap translate_gid; /* --translate-gid (repeatable) */
 };
 
 enum cli_result {

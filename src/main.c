@@ -188,6 +188,10 @@ int main(int argc, char **argv)
 	sbc.is_root = geteuid() == 0;
 	sbc.rlimit_nofile = dm.cfg.rlimit_nofile;
 	sbc.socket_path = dm.cfg.socket_path;
+	sbc.uid_map = dm.cfg.uid_map;
+	sbc.n_uid_map = dm.cfg.n_uid_map;
+	sbc.gid_map = dm.cfg.gid_map;
+	sbc.n_gid_map = dm.cfg.n_gid_map;
 	/* Namespace mode forks here: only the sandboxed child returns. */
 	err = sb_enter(&sbc, &sbr);
 	if (err)
@@ -205,6 +209,9 @@ int main(int argc, char **argv)
 	pcfg.proc_self_fd = sbr.proc_self_fd;
 	pcfg.inode_file_handles = dm.cfg.inode_file_handles;
 	pcfg.announce_submounts = dm.cfg.announce_submounts;
+	pcfg.uid_map = pt_idmap_empty(&dm.cfg.translate_uid) ? NULL : &dm.cfg.translate_uid;
+	pcfg.gid_map = pt_idmap_empty(&dm.cfg.translate_gid) ? NULL : &dm.cfg.translate_gid;
+	pcfg.no_cred_switch = sbr.one_uid;
 	sbr.proc_self_fd = -1; /* pt_fs owns it now, even if pt_fs_new fails */
 	err = pt_fs_new(&pcfg, &dm.fs);
 	if (err)

@@ -34,6 +34,7 @@
 #include <sys/uio.h>
 
 #include "pt_fhandle.h"
+#include "pt_idmap.h"
 
 struct pt_fs;
 
@@ -55,6 +56,9 @@ struct pt_config {
 				   over by pt_fs_new, even on failure), else opened here */
 	enum pt_fh_mode inode_file_handles; /* --inode-file-handles (pt_fhandle.h) */
 	bool announce_submounts;  /* --announce-submounts: flag host mount points */
+	const struct pt_idmap *uid_map; /* --translate-uid (NULL: none); must outlive the fs */
+	const struct pt_idmap *gid_map; /* --translate-gid (NULL: none) */
+	bool no_cred_switch;      /* never act as the caller (a user namespace with one uid) */
 };
 
 /* What an entry reply needs. */

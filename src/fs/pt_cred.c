@@ -47,17 +47,25 @@ int pt_cred_init(struct pt_fs *fs)
 int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, const gid_t *groups, unsigned n,
 		  struct pt_cred_saved *saved)
 {
+	uint32_t uid, gid;
 	int err;
 
 	saved->switched = false;
 	saved->groups_set = false;
 	saved->fs = fs;
+	/* --translate-uid/--translate-gid: the caller in host ids (forbid-guest: EPERM). */
+	if (pt_idmap_to_host(fs->cfg.uid_map, ctx->uid, &uid) ||
+	    pt_idmap_to_host(fs->cfg.gid_map, ctx->gid, &gid)) {
+		log_guest(LOG_LVL_WARN, "caller %u:%u is forbidden by --translate-uid/gid",
+			  ctx->uid, ctx->gid);
+		return -EPERM;
+	}
 	if (!fs->switch_creds)
 		return 0;
 	/* (uid_t)-1 means "unchanged" (still root) to setresuid/setresgid: refuse it. */
-	if (ctx->uid == (uint32_t)-1 || ctx->gid == (uint32_t)-1)
+	if (uid == (uint32_t)-1 || gid == (uint32_t)-1)
 		return -EOVERFLOW;
-	if (ctx->uid == 0 && ctx->gid == 0)
+	if (uid == 0 && gid == 0)
 		return 0;
 	/* Groups and gid first: once the euid is not 0 they can no longer change. */
 	if (n || fs->ngroups) {
@@ -68,14 +76,14 @@ int pt_cred_enter(struct pt_fs *fs, const struct pt_ctx *ctx, const gid_t *group
 		}
 		saved->groups_set = true;
 	}
-	if (syscall(SYS_setresgid, -1, ctx->gid, -1) < 0) {
+	if (syscall(SYS_setresgid, -1, gid, -1) < 0) {
 		err = -errno;
-		log_err("cannot switch to gid %u: %m", ctx->gid);
+		log_err("cannot switch to gid %u: %m", gid);
 		goto err_groups;
 	}
-	if (syscall(SYS_setresuid, -1, ctx->uid, -1) < 0) {
+	if (syscall(SYS_setresuid, -1, uid, -1) < 0) {
 		err = -errno;
-		log_err("cannot switch to uid %u: %m", ctx->uid);
+		log_err("cannot switch to uid %u: %m", uid);
 		if (syscall(SYS_setresgid, -1, 0, -1) < 0)
 			abort(); /* cannot get back to our own credentials */
 		goto err_groups;

@@ -474,6 +474,8 @@ uint64_t pt_guest_ino(struct pt_fs *fs, dev_t dev, uint64_t ino)
 void pt_stat_to_guest(struct pt_fs *fs, struct stat *st)
 {
 	st->st_ino = (ino_t)pt_guest_ino(fs, st->st_dev, st->st_ino);
+	st->st_uid = pt_idmap_to_guest(fs->cfg.uid_map, st->st_uid);
+	st->st_gid = pt_idmap_to_guest(fs->cfg.gid_map, st->st_gid);
 }
 
 static void fill_entry(struct pt_fs *fs, const struct pt_inode *in, const struct stat *st,

@@ -79,7 +79,8 @@ int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out)
 	}
 	fs->cfg = *cfg;
 	fs->proc_fd = -1;
-	fs->switch_creds = geteuid() == 0;
+	/* In a user namespace that maps one uid there is nobody else to act as. */
+	fs->switch_creds = geteuid() == 0 && !cfg->no_cred_switch;
 	err = pt_cred_init(fs);
 	if (err)
 		goto err_free;
@@ -358,12 +359,21 @@ static int setattr_step(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_in
 }
 
 int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
-	       const struct pt_setattr *sa, struct stat *st)
+	       const struct pt_setattr *guest_sa, struct stat *st)
 {
-	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_setattr host_sa = *guest_sa;
+	const struct pt_setattr *sa = &host_sa;
+	struct pt_inode *in;
 	struct pt_handle *h = NULL;
 	int fd = -1, err = 0;
 
+	/* --translate-uid/--translate-gid: the owner to set, in host ids. */
+	if (((sa->valid & PT_SET_UID) &&
+	     pt_idmap_to_host(fs->cfg.uid_map, guest_sa->uid, &host_sa.uid)) ||
+	    ((sa->valid & PT_SET_GID) &&
+	     pt_idmap_to_host(fs->cfg.gid_map, guest_sa->gid, &host_sa.gid)))
+		return -EPERM;
+	in = pt_inode_get(fs, nodeid);
 	if (!in)
 		return -ESTALE;
 	if (sa->valid & PT_SET_FH) {

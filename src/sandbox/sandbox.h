@@ -108,6 +108,18 @@ struct sb_modcaps {
 };
 int sb_modcaps_parse(const char *s, struct sb_modcaps *out);
 
+/*
+ * --uid-map / --gid-map: one range of ids mapped into the user namespace
+ * of an unprivileged namespace sandbox, written ":inside:outside:count:"
+ * (the first and last character are the same non-alphanumeric separator,
+ * as in the Rust virtiofsd). Returns 0 or -EINVAL.
+ */
+struct sb_idmap {
+	uint32_t inside, outside, count;
+};
+#define SB_IDMAP_MAX 16 /* ranges per map */
+int sb_idmap_parse(const char *s, struct sb_idmap *out);
+
 /* The capabilities kept by default, as a bit mask (bit n: capability n). */
 uint64_t sb_default_caps(void);
 
@@ -129,6 +141,15 @@ struct sb_config {
 	 * names a file in the share.
 	 */
 	const char *socket_path;
+	/*
+	 * Non-root namespace mode: the user namespace's maps (--uid-map,
+	 * --gid-map; none: our own uid/gid mapped to themselves). A map other
+	 * than one id onto our own is written by newuidmap/newgidmap (Debian's
+	 * uidmap package; the ranges must be granted in /etc/subuid and
+	 * /etc/subgid). If inside id 0 is mapped, the daemon becomes it.
+	 */
+	const struct sb_idmap *uid_map, *gid_map;
+	unsigned n_uid_map, n_gid_map;
 };
 
 struct sb_result {
@@ -150,6 +171,8 @@ struct sb_result {
 	 * the supervisor removes the socket. False if sb_enter failed before.
 	 */
 	bool confined;
+	/* In a user namespace that maps a single uid: no other user to act as. */
+	bool one_uid;
 };
 
 /*

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "sandbox.h"
+#include "sb_i.h"
 
 /* The fsuid the daemon acts as when it is not acting for a guest user. */
 static uid_t daemon_fsuid;
@@ -74,7 +75,7 @@ int sb_drop_caps_keep(const char *modcaps, uint64_t extra)
 	}
 
 	/* CVE-2022-0358: no thread may act with root's supplementary groups. */
-	if (root && setgroups(0, NULL) < 0) {
+	if (root && !sb_setgroups_denied && setgroups(0, NULL) < 0) {
 		err = -errno;
 		log_err("sandbox: cannot drop the supplementary groups: %s", strerror(-err));
 		return err;

@@ -17,4 +17,13 @@
 #endif
 #endif
 
+#include <stdbool.h>
+
+/*
+ * sb_ns.c: our user namespace denies setgroups() (a map we wrote ourselves):
+ * the supplementary groups cannot change, and no other id is mapped to act
+ * as, so sb_drop_caps leaves them.
+ */
+extern bool sb_setgroups_denied;
+
 #endif /* VUFS_SB_I_H */

@@ -53,6 +53,7 @@
 
 #include "log.h"
 #include "sandbox.h"
+#include "sb_i.h"
 
 /* Signals the supervisor passes on; the child gets them blocked (see sandbox.h). */
 static const int forward_signals[] = { SIGTERM, SIGINT, SIGHUP };
@@ -71,37 +72,205 @@ static int write_file(const char *path, const char *text)
 	return err;
 }
 
-/*
- * Non-root namespace mode: a user namespace in which we keep our own uid
- * and gid (files we create are still ours on the host) but hold the
- * capabilities to mount and pivot_root.
- */
-static int enter_userns(void)
+/* Set by enter_userns: setgroups() is denied in our user namespace (sb_drop_caps skips it). */
+bool sb_setgroups_denied;
+
+/* One id onto our own: a process may write that map itself. Anything else needs new[ug]idmap. */
+static bool map_is_own(const struct sb_idmap *m, unsigned n, uint32_t own)
 {
-	char map[64];
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
+	return n == 1 && m[0].outside == own && m[0].count == 1;
+}
+
+static bool map_has_inside(const struct sb_idmap *m, unsigned n, uint32_t id)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (id - m[i].inside < m[i].count)
+			return true;
+	}
+	return false;
+}
+
+static uint64_t map_total(const struct sb_idmap *m, unsigned n)
+{
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += m[i].count;
+	return t;
+}
+
+/* Run newuidmap/newgidmap @prog for @pid with @m; 0 or -errno (its stderr is ours). */
+static int run_idmap_tool(const char *prog, pid_t pid, const struct sb_idmap *m, unsigned n)
+{
+	char args[3 * SB_IDMAP_MAX + 1][16];
+	char *argv[3 * SB_IDMAP_MAX + 3];
+	unsigned k = 0;
+	int status;
+	pid_t child;
+
+	if (n > SB_IDMAP_MAX)
+		return -E2BIG;
+	snprintf(args[k++], sizeof(args[0]), "%d", (int)pid);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(args[k++], sizeof(args[0]), "%u", m[i].inside);
+		snprintf(args[k++], sizeof(args[0]), "%u", m[i].outside);
+		snprintf(args[k++], sizeof(args[0]), "%u", m[i].count);
+	}
+	argv[0] = (char *)prog;
+	for (unsigned i = 0; i < k; i++)
+		argv[i + 1] = args[i];
+	argv[k + 1] = NULL;
+	child = fork();
+	if (child < 0)
+		return -errno;
+	if (child == 0) {
+		execvp(prog, argv);
+		log_err("sandbox: cannot run %s: %m (install Debian's uidmap package)", prog);
+		_exit(127);
+	}
+	while (waitpid(child, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		log_err("sandbox: %s failed (exit %d): are the ranges granted to this user in "
+			"/etc/sub%cid?", prog, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			prog[3] == 'u' ? 'u' : 'g');
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Write a one-id map of process @pid ("self" or a number) directly. */
+static int write_own_map(const char *pid, const char *which, const struct sb_idmap *m)
+{
+	char path[64], map[64];
+
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, which);
+	snprintf(map, sizeof(map), "%u %u 1\n", m->inside, m->outside);
+	return write_file(path, map);
+}
+
+/*
+ * The helper that maps us from outside: newuidmap must run in the parent
+ * user namespace, on our pid, after our unshare(). Waits for one byte on
+ * @go_fd, maps @pid, exits 0 or 1.
+ */
+static void __attribute__((noreturn))
+map_helper(int go_fd, pid_t pid, const struct sb_idmap *um, unsigned nu, uid_t uid,
+	   const struct sb_idmap *gm, unsigned ng, gid_t gid)
+{
+	char pidstr[16], c;
 	int err;
 
-	if (unshare(CLONE_NEWUSER) < 0) {
-		err = -errno;
-		log_err("sandbox: cannot create a user namespace: %s (unprivileged user "
-			"namespaces disabled? try --sandbox=none)", strerror(-err));
-		return err;
-	}
-	/* An unprivileged gid_map needs setgroups denied first. */
-	err = write_file("/proc/self/setgroups", "deny");
-	if (!err) {
-		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-		err = write_file("/proc/self/uid_map", map);
-	}
-	if (!err) {
-		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-		err = write_file("/proc/self/gid_map", map);
+	if (read(go_fd, &c, 1) != 1)
+		_exit(1); /* the daemon gave up */
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	if (map_is_own(um, nu, uid))
+		err = write_own_map(pidstr, "uid_map", um);
+	else
+		err = run_idmap_tool("newuidmap", pid, um, nu);
+	if (!err && map_is_own(gm, ng, gid)) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+		err = write_file(path, "deny");
+		if (!err)
+			err = write_own_map(pidstr, "gid_map", gm);
+	} else if (!err) {
+		err = run_idmap_tool("newgidmap", pid, gm, ng);
 	}
 	if (err)
-		log_err("sandbox: cannot map uid %u/gid %u into the user namespace: %s",
-			(unsigned)uid, (unsigned)gid, strerror(-err));
+		log_err("sandbox: cannot write the user namespace maps: %s", strerror(-err));
+	_exit(err ? 1 : 0);
+}
+
+/*
+ * Non-root namespace mode: a user namespace holding the capabilities to
+ * mount and pivot_root. By default our own uid and gid map to themselves
+ * (files we create are still ours on the host); --uid-map/--gid-map say
+ * otherwise, e.g. :0:1000:1: makes the daemon root inside, still user
+ * 1000 on the host, and :1:100000:65536: gives it a subordinate range to
+ * act as other guest users.
+ */
+static int enter_userns(const struct sb_config *cfg, bool *one_uid)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	struct sb_idmap own_u = { uid, uid, 1 }, own_g = { gid, gid, 1 };
+	const struct sb_idmap *um = cfg->n_uid_map ? cfg->uid_map : &own_u;
+	const struct sb_idmap *gm = cfg->n_gid_map ? cfg->gid_map : &own_g;
+	unsigned nu = cfg->n_uid_map ? cfg->n_uid_map : 1;
+	unsigned ng = cfg->n_gid_map ? cfg->n_gid_map : 1;
+	int go[2] = { -1, -1 }, status, err;
+	pid_t helper = -1, self = getpid();
+
+	if (!cfg->n_uid_map && !cfg->n_gid_map) {
+		/* Our own ids only: we may write that ourselves. */
+		if (unshare(CLONE_NEWUSER) < 0)
+			goto fail_unshare;
+		err = write_file("/proc/self/setgroups", "deny");
+		if (!err)
+			err = write_own_map("self", "uid_map", um);
+		if (!err)
+			err = write_own_map("self", "gid_map", gm);
+		if (err) {
+			log_err("sandbox: cannot map uid %u/gid %u into the user namespace: %s",
+				(unsigned)uid, (unsigned)gid, strerror(-err));
+			return err;
+		}
+		sb_setgroups_denied = true;
+		*one_uid = true;
+		return 0;
+	}
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	helper = fork();
+	if (helper < 0) {
+		err = -errno;
+		close(go[0]);
+		close(go[1]);
+		return err;
+	}
+	if (helper == 0) {
+		close(go[1]);
+		map_helper(go[0], self, um, nu, uid, gm, ng, gid);
+	}
+	close(go[0]);
+	if (unshare(CLONE_NEWUSER) < 0) {
+		close(go[1]); /* the helper reads EOF and exits */
+		waitpid(helper, &status, 0);
+		goto fail_unshare;
+	}
+	err = write(go[1], "m", 1) == 1 ? 0 : -EPIPE;
+	close(go[1]);
+	while (waitpid(helper, &status, 0) < 0) {
+		if (errno != EINTR) {
+			status = 1 << 8;
+			break;
+		}
+	}
+	if (err || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		log_err("sandbox: the user namespace could not be mapped (--uid-map/--gid-map)");
+		return err ? err : -EPERM;
+	}
+	sb_setgroups_denied = map_is_own(gm, ng, gid);
+	*one_uid = map_total(um, nu) == 1;
+	/* Become the namespace's root if it has one (the Rust virtiofsd does the same). */
+	if (map_has_inside(gm, ng, 0) && syscall(SYS_setresgid, 0, 0, 0) < 0)
+		log_warn("sandbox: cannot become gid 0 in the user namespace: %m");
+	if (map_has_inside(um, nu, 0) && syscall(SYS_setresuid, 0, 0, 0) < 0)
+		log_warn("sandbox: cannot become uid 0 in the user namespace: %m");
+	log_info("sandbox: user namespace with %llu uids and %llu gids; daemon is uid %u, gid %u "
+		 "inside", (unsigned long long)map_total(um, nu),
+		 (unsigned long long)map_total(gm, ng), (unsigned)geteuid(), (unsigned)getegid());
+	return 0;
+
+fail_unshare:
+	err = -errno;
+	log_err("sandbox: cannot create a user namespace: %s (unprivileged user "
+		"namespaces disabled? try --sandbox=none)", strerror(-err));
 	return err;
 }
 
@@ -292,7 +461,7 @@ static int enter_namespace(const struct sb_config *cfg, struct sb_result *out)
 	int err;
 
 	if (!cfg->is_root) {
-		err = enter_userns();
+		err = enter_userns(cfg, &out->one_uid);
 		if (err)
 			return err;
 	}
@@ -416,8 +585,14 @@ int sb_enter(const struct sb_config *cfg, struct sb_result *out)
 	out->root_dir = NULL;
 	out->proc_self_fd = -1;
 	out->confined = false;
+	out->one_uid = false;
 	if (!cfg->shared_dir)
 		return -EINVAL;
+	if ((cfg->n_uid_map || cfg->n_gid_map) && (cfg->is_root || cfg->mode != SB_NAMESPACE)) {
+		log_err("sandbox: --uid-map/--gid-map are for an unprivileged user with "
+			"--sandbox=namespace");
+		return -EINVAL;
+	}
 	switch (cfg->mode) {
 	case SB_NAMESPACE:
 		err = enter_namespace(cfg, out);

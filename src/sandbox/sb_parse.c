@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -158,5 +160,37 @@ int sb_modcaps_parse(const char *s, struct sb_modcaps *out)
 			}
 		}
 	}
+	return 0;
+}
+
+int sb_idmap_parse(const char *s, struct sb_idmap *out)
+{
+	size_t len = strlen(s);
+	uint32_t v[3];
+	const char *p;
+	char sep;
+
+	if (len < 2 || isalnum((unsigned char)s[len - 1]) || s[0] != s[len - 1])
+		return -EINVAL;
+	sep = s[0];
+	p = s + 1;
+	for (int i = 0; i < 3; i++) {
+		char *end;
+		unsigned long x;
+
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		errno = 0;
+		x = strtoul(p, &end, 10);
+		if (errno || x > UINT32_MAX || *end != sep)
+			return -EINVAL;
+		v[i] = (uint32_t)x;
+		p = end + 1;
+	}
+	if (*p || !v[2])
+		return -EINVAL;
+	out->inside = v[0];
+	out->outside = v[1];
+	out->count = v[2];
 	return 0;
 }
