@@ -139,6 +139,9 @@ VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
 stage "guest root filesystem on vufsd (debootstrap tree, dpkg/git/make)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "rootfs" guest/rootfs/test.sh
 
+stage "real guest, file-handle inodes (200,000-file walk) and a host submount"
+VUFSD=$ROOT/build/src/vufsd guest_stage "file handles + submounts guest" guest/fhsub/test.sh
+
 stage "real guest, unprivileged daemon in a user namespace (newuidmap ranges)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "unprivileged guest" guest/unpriv/test.sh
 

@@ -18,6 +18,13 @@ struct pt_ino_syn {
 	uint64_t num; /* 0: empty slot */
 };
 
+/*
+ * File-handle inodes cost no fd but memory (about 150 bytes): the guest may
+ * hold this many per fd of --fd-limit before it gets ENFILE (the default
+ * limit allows about 1.2 million).
+ */
+#define PT_FH_INODES_PER_FD 64
+
 /* Unreferenced file-handle inodes that keep their fd open, at most (pt_inode.c). */
 #define PT_FD_CACHE 64
 
@@ -79,6 +86,7 @@ struct pt_fs {
 	struct pt_inode *root;
 
 	unsigned long guest_fds; /* atomic: fds held for the guest (inodes + handles) */
+	unsigned long fh_inodes; /* file-handle inodes: no fd each, but memory; under inode_lock */
 
 	enum pt_fh_mode fh_mode;  /* in effect (prefer falls back to never at start) */
 	struct pt_mounts mounts;  /* mount fds for open_by_handle_at */

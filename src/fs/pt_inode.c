@@ -295,6 +295,8 @@ static void inode_free(struct pt_fs *fs, struct pt_inode *in)
 		close(in->fd);
 	if (in != fs->root && !in->fh)
 		pt_fd_release(fs);
+	if (in->fh)
+		fs->fh_inodes--;
 	free(in->fh);
 	free(in);
 }
@@ -563,6 +565,12 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 			pthread_mutex_unlock(&fs->inode_lock);
 			goto err_close;
 		}
+	} else if (fs->cfg.max_fds && fs->fh_inodes >= fs->cfg.max_fds * PT_FH_INODES_PER_FD) {
+		pthread_mutex_unlock(&fs->inode_lock);
+		log_guest(LOG_LVL_WARN, "guest inode limit (%lu file-handle inodes) reached: ENFILE",
+			  fs->cfg.max_fds * PT_FH_INODES_PER_FD);
+		err = -ENFILE;
+		goto err_close;
 	}
 	in = calloc(1, sizeof(*in));
 	if (!in) {
@@ -582,6 +590,8 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 	}
 	in->fd = fd;
 	in->fh = fh;
+	if (fh)
+		fs->fh_inodes++;
 	in->generation = in->nodeid >> 32;
 	in->dev = st.st_dev;
 	in->ino = st.st_ino;

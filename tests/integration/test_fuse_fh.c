@@ -141,6 +141,22 @@ static void fh_fd_count_never(void **state)
 	assert_true(grown >= WALK_FILES);
 }
 
+/* Handle inodes cost no fd, but a guest still cannot make the daemon hold unbounded many. */
+static void fh_inode_cap(void **state)
+{
+	struct h *h = H_STATE(state);
+	struct fuse_entry_out e;
+	unsigned n;
+
+	make_files(h, "many", 1000);
+	start_with(h, "--inode-file-handles=prefer --fd-limit=10");
+	n = walk_dir(h, h_lookup(h, "many", NULL));
+	/* 10 fds x 64 inodes each, "many" itself being one of them. */
+	print_message("--fd-limit=10: the walk got %u of 1000 entries\n", n);
+	assert_int_equal(n, 10 * 64 - 1);
+	H_ERR(h, fe_fuse_lookup(h->fe, FUSE_ROOT_ID, "new-name", &e), ENOENT);
+}
+
 /* The usual operations, each checked on the host, with inodes held as handles. */
 static void fh_prefer_ops(void **state)
 {
@@ -306,6 +322,7 @@ int main(void)
 		TL(fh_reused_inode),
 		TL(fh_fd_count_prefer),
 		TL(fh_fd_count_never),
+		TL(fh_inode_cap),
 		TL(fh_mandatory_unsupported),
 		TL(fh_prefer_fallback),
 	};
