@@ -211,6 +211,30 @@ static void test_parse_modes(void **state)
 	assert_string_equal(sb_seccomp_name(SB_SECCOMP_LOG), "log");
 }
 
+static void test_parse_idmap(void **state)
+{
+	static const char *const bad[] = {
+		"", ":", "::", "0:1:2", ":0:1:2", ":0:1:2:3:", ":0:1:0:", ":a:1:1:", ":0:1:1;",
+		"a0a1a1a", ":0::1:", ":4294967296:0:1:", ":-1:0:1:",
+	};
+	struct sb_idmap m;
+
+	(void)state;
+	assert_int_equal(sb_idmap_parse(":0:1000:1:", &m), 0);
+	assert_int_equal(m.inside, 0);
+	assert_int_equal(m.outside, 1000);
+	assert_int_equal(m.count, 1);
+	/* Any non-alphanumeric separator, as in the Rust virtiofsd. */
+	assert_int_equal(sb_idmap_parse("/1/100000/65536/", &m), 0);
+	assert_int_equal(m.inside, 1);
+	assert_int_equal(m.outside, 100000);
+	assert_int_equal(m.count, 65536);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (sb_idmap_parse(bad[i], &m) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+	}
+}
+
 static void test_parse_modcaps(void **state)
 {
 	struct sb_modcaps mc;
@@ -426,6 +450,23 @@ static void test_seccomp_forbidden(void **state)
 			fail_msg("case %ld: child not killed by SIGSYS (status 0x%x)", (long)i,
 				 status);
 	}
+}
+
+/* With --inode-file-handles the two handle calls are allowed, and only then. */
+static int seccomp_file_handles(void *arg)
+{
+	(void)arg;
+	if (sb_seccomp_load_flags(SB_SECCOMP_KILL, SB_SECCOMP_FILE_HANDLES))
+		return 2;
+	CHECK(syscall(SYS_open_by_handle_at, -1, NULL, 0) < 0); /* EFAULT, EBADF...: not SIGSYS */
+	CHECK(syscall(SYS_name_to_handle_at, -1, "", NULL, NULL, AT_EMPTY_PATH) < 0);
+	return 0;
+}
+
+static void test_seccomp_file_handles(void **state)
+{
+	(void)state;
+	assert_exit_ok(run_child(seccomp_file_handles, NULL));
 }
 
 /* ----------------------------------------------------------- capabilities */
@@ -983,6 +1024,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_modes),
+		cmocka_unit_test(test_parse_idmap),
 		cmocka_unit_test(test_parse_modcaps),
 		cmocka_unit_test(test_seccomp_kill),
 		cmocka_unit_test(test_seccomp_trap),
@@ -990,6 +1032,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_none),
 		cmocka_unit_test(test_seccomp_allows_daemon_calls),
 		cmocka_unit_test(test_seccomp_forbidden),
+		cmocka_unit_test(test_seccomp_file_handles),
 		cmocka_unit_test(test_caps_default),
 		cmocka_unit_test(test_caps_modcaps),
 		cmocka_unit_test(test_caps_bad_modcaps),
