@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "iov.h"
+#include "vu_log.h"
 
 #include "log.h"
 #include "vu_mem.h"
@@ -51,6 +52,15 @@ void vq_setup(struct vq *q, uint16_t num, void *desc, void *avail, void *used,
 	q->avail_event = (__virtio16 *)&q->used->ring[num];
 	q->used_idx = GUEST_LOAD16(&q->used->idx);
 	q->signalled_used_valid = false;
+}
+
+/* Log a write of ours into the used ring (live migration). */
+static void log_used(struct vq *q, const void *p, size_t len)
+{
+	struct iovec v = { .iov_base = (void *)p, .iov_len = len };
+
+	if (vu_log_active(q->log))
+		vu_log_mark_iov(q->log, q->mem, &v, 1, len);
 }
 
 struct desc_copy {
@@ -215,6 +225,7 @@ int vq_pop(struct vq *q, struct vq_elem *e)
 			return 0;
 		/* Ask for a kick when more arrives, then look again to close the race. */
 		GUEST_STORE16(q->avail_event, q->last_avail_idx);
+		log_used(q, q->avail_event, sizeof(*q->avail_event));
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		avail_idx = GUEST_LOAD16(&q->avail->idx);
 		pending = (uint16_t)(avail_idx - q->last_avail_idx);
@@ -233,8 +244,10 @@ int vq_pop(struct vq *q, struct vq_elem *e)
 	if (r)
 		return r;
 	q->last_avail_idx++;
-	if (q->event_idx)
+	if (q->event_idx) {
 		GUEST_STORE16(q->avail_event, q->last_avail_idx);
+		log_used(q, q->avail_event, sizeof(*q->avail_event));
+	}
 	return 1;
 }
 
@@ -253,6 +266,7 @@ int vq_complete_chain(struct vq *q, uint16_t head, const void *reply, size_t len
 	if (!err) {
 		if (len <= e->out_len) {
 			written = (uint32_t)iov_from_buf(vq_elem_out(e), e->out_cnt, 0, reply, len);
+			vu_log_mark_iov(q->log, q->mem, vq_elem_out(e), e->out_cnt, written);
 		} else {
 			log_guest(LOG_LVL_WARN, "vq: late reply of %zu bytes does not fit in %zu",
 				  len, e->out_len);
@@ -274,6 +288,8 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 	/* The element must be visible before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	GUEST_STORE16(&q->used->idx, q->used_idx);
+	log_used(q, ue, sizeof(*ue));
+	log_used(q, &q->used->idx, sizeof(q->used->idx));
 }
 
 bool vq_should_notify(struct vq *q)

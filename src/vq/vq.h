@@ -22,6 +22,7 @@
 #include <linux/virtio_ring.h>
 
 struct vu_mem;
+struct vu_log;
 
 /* Largest queue the virtio spec allows; QEMU's vhost-user-fs caps at 1024. */
 #define VQ_MAX_SIZE 32768
@@ -45,6 +46,8 @@ struct vq {
 	const struct vu_mem *mem;
 	bool event_idx;
 	bool indirect;
+	/* Dirty log (live migration): set by the owner after vq_setup, NULL if none. */
+	struct vu_log *log;
 
 	/* Ring state, owned by the thread that runs the queue. */
 	uint16_t last_avail_idx; /* next avail entry to pop */

@@ -57,6 +57,9 @@ enum vhost_user_request {
 	VHOST_USER_REM_MEM_REG = 38,
 	VHOST_USER_SET_STATUS = 39,
 	VHOST_USER_GET_STATUS = 40,
+	VHOST_USER_GET_SHARED_OBJECT = 41,
+	VHOST_USER_SET_DEVICE_STATE_FD = 42,
+	VHOST_USER_CHECK_DEVICE_STATE = 43,
 	VHOST_USER_MAX,
 };
 
@@ -97,6 +100,9 @@ enum vhost_user_protocol_feature {
 	VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS = 14,
 	VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS = 15,
 	VHOST_USER_PROTOCOL_F_STATUS = 16,
+	VHOST_USER_PROTOCOL_F_XEN_MMAP = 17,
+	VHOST_USER_PROTOCOL_F_SHARED_OBJECT = 18,
+	VHOST_USER_PROTOCOL_F_DEVICE_STATE = 19,
 };
 
 /* SET_VRING_KICK/CALL/ERR payload: ring index in the low byte, "no fd" flag. */
@@ -136,12 +142,26 @@ struct vhost_user_mem_reg {
 	struct vhost_user_mem_region region;
 };
 
+/* SET_LOG_BASE payload (with LOG_SHMFD: the log's fd rides along). */
+struct vhost_user_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
+/* SET_DEVICE_STATE_FD payload. */
+struct vhost_user_device_state {
+	uint32_t direction; /* 0: save (source), 1: load (destination) */
+	uint32_t phase;     /* 0: stopped, the only phase defined */
+};
+
 union vhost_user_payload {
 	uint64_t u64;
 	struct vhost_vring_state state;
 	struct vhost_vring_addr addr;
 	struct vhost_user_memory memory;
 	struct vhost_user_mem_reg mem_reg;
+	struct vhost_user_log log;
+	struct vhost_user_device_state device_state;
 };
 
 struct vhost_user_msg {

@@ -20,7 +20,8 @@
 uint64_t vu_dev_features(void)
 {
 	return (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
-	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |
+	       (1ull << VHOST_F_LOG_ALL);
 }
 
 uint64_t vu_dev_protocol_features(void)
@@ -29,7 +30,9 @@ uint64_t vu_dev_protocol_features(void)
 	       (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |
 	       (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |
 	       (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-	       (1ull << VHOST_USER_PROTOCOL_F_STATUS);
+	       (1ull << VHOST_USER_PROTOCOL_F_STATUS) |
+	       (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD) |
+	       (1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE);
 }
 
 static bool has_feature(const struct vu_dev *d, unsigned bit)
@@ -95,6 +98,8 @@ static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem)
 			continue; /* finished later by vu_dev_complete */
 		if (written > elem->out_len)
 			written = (uint32_t)elem->out_len;
+		/* Live migration: the reply (and READ data) must reach the destination. */
+		vu_log_mark_iov(&d->log, &d->mem, vq_elem_out(elem), elem->out_cnt, written);
 		pthread_mutex_lock(&q->lock);
 		vq_push(&q->vq, elem->head, written);
 		if (vq_should_notify(&q->vq))
@@ -186,6 +191,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 	vq_setup(&q->vq, (uint16_t)q->num, desc, avail, used, &d->mem, q->base,
 		 has_feature(d, VIRTIO_RING_F_EVENT_IDX),
 		 has_feature(d, VIRTIO_RING_F_INDIRECT_DESC));
+	q->vq.log = &d->log;
 	q->stop = false;
 	err = pthread_create(&q->thread, NULL, queue_thread, q);
 	if (err) {
@@ -317,6 +323,7 @@ static void dev_reset(struct vu_dev *d)
 	__atomic_store_n(&d->broken, false, __ATOMIC_SEQ_CST);
 	d->features = 0;
 	d->status = 0;
+	vu_log_clear(&d->log);
 	if (d->ops->reset)
 		d->ops->reset(d->opaque);
 }
@@ -334,6 +341,8 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	d->opaque = opaque;
 	pthread_mutex_init(&d->err_lock, NULL);
 	vu_mem_init(&d->mem);
+	vu_log_init(&d->log);
+	vu_state_init(&d->state);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		struct vu_queue *q = &d->queues[i];
 
@@ -363,6 +372,8 @@ void vu_dev_fini(struct vu_dev *d)
 		pthread_mutex_destroy(&d->queues[i].lock);
 	}
 	close_fd(&d->backend_fd);
+	vu_state_fini(&d->state);
+	vu_log_clear(&d->log);
 	vu_mem_clear(&d->mem);
 	pthread_mutex_destroy(&d->err_lock);
 }
@@ -530,6 +541,83 @@ static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
 	return err;
 }
 
+/* Live migration: the dirty log and the device state (vu_log.c, vu_state.c). */
+static int vu_dev_migration_msg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
+				unsigned nfds, struct vhost_user_msg *reply, bool *has_reply)
+{
+	uint32_t req = msg->hdr.request;
+	int err;
+
+	switch (req) {
+	case VHOST_USER_SET_LOG_BASE:
+		if (!has_protocol_feature(d, VHOST_USER_PROTOCOL_F_LOG_SHMFD)) {
+			log_err("vhost-user: SET_LOG_BASE without LOG_SHMFD");
+			return -EINVAL;
+		}
+		err = expect(msg, sizeof(struct vhost_user_log), nfds, 1);
+		if (err)
+			return err;
+		/* Queue threads mark the log without a lock: swap it while they are stopped. */
+		queues_stop_all(d);
+		err = vu_log_set_base(&d->log, msg->payload.log.mmap_size,
+				      msg->payload.log.mmap_offset, fds[0]);
+		queues_start_all(d);
+		/* With LOG_SHMFD the frontend waits for a reply. */
+		*has_reply = true;
+		reply->hdr.size = sizeof(uint64_t);
+		reply->payload.u64 = err ? 1 : 0;
+		return err;
+	case VHOST_USER_SET_LOG_FD:
+		err = expect(msg, 0, nfds, 1);
+		if (err)
+			return err;
+		queues_stop_all(d);
+		close_fd(&d->log.call_fd);
+		d->log.call_fd = fds[0];
+		fds[0] = -1;
+		queues_start_all(d);
+		return 0;
+	case VHOST_USER_SET_DEVICE_STATE_FD: {
+		struct vhost_user_device_state ds;
+		int fd;
+
+		*has_reply = true;
+		reply->hdr.size = sizeof(uint64_t);
+		/* Bits 0-7: error (non-zero); bit 8: we use the fd we were given. */
+		reply->payload.u64 = VU_STATE_REPLY_NO_FD | 1;
+		err = expect(msg, sizeof(ds), nfds, 1);
+		if (err)
+			return err;
+		memcpy(&ds, &msg->payload.device_state, sizeof(ds));
+		if (ds.direction > VU_STATE_LOAD || ds.phase != VU_STATE_PHASE_STOPPED) {
+			log_err("vhost-user: SET_DEVICE_STATE_FD direction %u phase %u not supported",
+				ds.direction, ds.phase);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < d->max_queues; i++) {
+			if (d->queues[i].running) {
+				log_err("vhost-user: SET_DEVICE_STATE_FD while queue %u runs", i);
+				return -EBUSY;
+			}
+		}
+		fd = fds[0];
+		fds[0] = -1;
+		err = vu_state_start(&d->state, d->ops->state, d->opaque, ds.direction, fd);
+		if (!err)
+			reply->payload.u64 = VU_STATE_REPLY_NO_FD;
+		return err;
+	}
+	default: /* CHECK_DEVICE_STATE */
+		err = expect(msg, 0, nfds, 0);
+		*has_reply = true;
+		reply->hdr.size = sizeof(uint64_t);
+		if (!err)
+			err = vu_state_check(&d->state, d->ops->state, d->opaque);
+		reply->payload.u64 = err ? 1 : 0;
+		return err;
+	}
+}
+
 int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsigned nfds,
 		    struct vhost_user_msg *reply, bool *has_reply)
 {
@@ -573,6 +661,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		/* Ring layout flags may change: apply them across a restart. */
 		queues_stop_all(d);
 		d->features = msg->payload.u64;
+		d->log.enabled = has_feature(d, VHOST_F_LOG_ALL);
 		queues_start_all(d);
 		break;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
@@ -678,6 +767,12 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		close_fd(&d->backend_fd);
 		d->backend_fd = fds[0];
 		fds[0] = -1;
+		break;
+	case VHOST_USER_SET_LOG_BASE:
+	case VHOST_USER_SET_LOG_FD:
+	case VHOST_USER_SET_DEVICE_STATE_FD:
+	case VHOST_USER_CHECK_DEVICE_STATE:
+		err = vu_dev_migration_msg(d, msg, fds, nfds, reply, has_reply);
 		break;
 	case VHOST_USER_SET_STATUS:
 		err = expect(msg, sizeof(uint64_t), nfds, 0);

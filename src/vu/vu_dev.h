@@ -20,7 +20,9 @@
 
 #include "vhost_user.h"
 #include "vq.h"
+#include "vu_log.h"
 #include "vu_mem.h"
+#include "vu_state.h"
 
 /* Queues we offer (GET_QUEUE_NUM): virtio-fs hiprio + request queues. */
 #define VU_MAX_QUEUES 17
@@ -53,6 +55,8 @@ struct vu_dev_ops {
 	void (*thread_fini)(void *opaque, void *ctx);
 	/* The frontend reset the device (RESET_OWNER/RESET_DEVICE); queues are stopped. */
 	void (*reset)(void *opaque);
+	/* Live migration: save and load the device state (NULL: not migratable). */
+	const struct vu_state_ops *state;
 };
 
 struct vu_queue {
@@ -101,6 +105,8 @@ struct vu_dev {
 	void *opaque;
 	/* Protects every queue's err_fd: queue threads signal it, the control thread swaps it. */
 	pthread_mutex_t err_lock;
+	struct vu_log log;     /* dirty-page log (live migration), changed with queues stopped */
+	struct vu_state state; /* device-state transfer (live migration) */
 };
 
 /* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */

@@ -124,11 +124,35 @@ static void stub_reset(void *opaque)
 	s->resets++;
 }
 
+/* Device state: save gives "saved-state", load keeps what it got and returns stub_load_ret. */
+static char stub_loaded[64];
+static size_t stub_loaded_len;
+static int stub_load_ret;
+
+static int stub_save(void *opaque, uint8_t **buf, size_t *len)
+{
+	(void)opaque;
+	*buf = (uint8_t *)strdup("saved-state");
+	*len = strlen("saved-state");
+	return *buf ? 0 : -ENOMEM;
+}
+
+static int stub_load(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	stub_loaded_len = len < sizeof(stub_loaded) ? len : sizeof(stub_loaded);
+	memcpy(stub_loaded, buf, stub_loaded_len);
+	return stub_load_ret;
+}
+
+static const struct vu_state_ops stub_state_ops = { .save = stub_save, .load = stub_load };
+
 static const struct vu_dev_ops stub_ops = {
 	.handle = stub_handle,
 	.thread_init = stub_thread_init,
 	.thread_fini = stub_thread_fini,
 	.reset = stub_reset,
+	.state = &stub_state_ops,
 };
 
 static int stub_calls(struct stub *s)
@@ -249,8 +273,11 @@ static void test_get_features(void **state)
 	assert_true(pfeat & (1ull << VHOST_USER_PROTOCOL_F_MQ));
 	assert_true(pfeat & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
 	assert_true(pfeat & (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
+	/* Live migration: dirty log and device state. */
+	assert_true(feat & (1ull << VHOST_F_LOG_ALL));
+	assert_true(pfeat & (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD));
+	assert_true(pfeat & (1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE));
 	/* Nothing we do not implement. */
-	assert_false(pfeat & (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD));
 	assert_false(pfeat & (1ull << VHOST_USER_PROTOCOL_F_PAGEFAULT));
 	assert_false(pfeat & (1ull << VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS));
 
@@ -279,7 +306,7 @@ static void test_set_features(void **state)
 	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_FEATURES, vu_dev_features(), NULL, 0), 0);
 
 	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
-				      1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD, NULL, 0),
+				      1ull << VHOST_USER_PROTOCOL_F_PAGEFAULT, NULL, 0),
 			 -EINVAL);
 	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
 				      vu_dev_protocol_features(), NULL, 0),
@@ -645,7 +672,7 @@ static void test_mem_reg(void **state)
 static void test_unknown(void **state)
 {
 	struct fixture *f = *state;
-	static const uint32_t reqs[] = { VHOST_USER_NONE,         VHOST_USER_SET_LOG_BASE,
+	static const uint32_t reqs[] = { VHOST_USER_NONE,         VHOST_USER_GET_SHARED_OBJECT,
 					 VHOST_USER_SEND_RARP,    VHOST_USER_IOTLB_MSG,
 					 VHOST_USER_GET_CONFIG,   VHOST_USER_VRING_KICK,
 					 VHOST_USER_MAX,          1000,
@@ -989,6 +1016,162 @@ static void test_fini_releases_fds(void **state)
 	assert_true(unit_fd_open(f->sv[0])); /* the socket is not the device's */
 }
 
+/* Whether guest-physical page @gpa / 4096 is marked in @log. */
+static bool page_marked(const uint8_t *log, uint64_t gpa)
+{
+	uint64_t p = gpa / 4096;
+
+	return log[p / 8] & (1u << (p % 8));
+}
+
+static size_t count_marked(const uint8_t *log, size_t size)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < size; i++)
+		n += (size_t)__builtin_popcount(log[i]);
+	return n;
+}
+
+/*
+ * With LOG_ALL and a log from SET_LOG_BASE, a served request marks exactly
+ * the pages the device wrote: the reply buffer and the used ring.
+ */
+static void test_dirty_log(void **state)
+{
+	struct fixture *f = *state;
+	size_t log_size = (MEM_GPA + MEM_SIZE) / 4096 / 8 + 64;
+	int logfd = unit_memfd(log_size), fd;
+	struct vhost_user_log lg = { .mmap_size = log_size - 64, .mmap_offset = 64 };
+	uint8_t *map, *log;
+
+	map = mmap(NULL, log_size, PROT_READ | PROT_WRITE, MAP_SHARED, logfd, 0);
+	assert_true(map != MAP_FAILED);
+	log = map + 64;
+	f->stub.reply = "pong!";
+	start_queue(f, (1ull << VIRTIO_F_VERSION_1) | (1ull << VHOST_F_LOG_ALL));
+	/* Without LOG_SHMFD negotiated the request is refused. */
+	fd = dup_fd(logfd);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_LOG_BASE, &lg, sizeof(lg), &fd, 1), -EINVAL);
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
+				      1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD, NULL, 0), 0);
+	fd = dup_fd(logfd);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_LOG_BASE, &lg, sizeof(lg), &fd, 1), 0);
+	assert_true(f->has_reply);
+	assert_int_equal(f->reply.hdr.size, 8);
+	assert_int_equal(f->reply.payload.u64, 0);
+	assert_true(f->d.queues[0].running);
+	assert_int_equal(count_marked(log, log_size - 64), 0);
+
+	post_request(f, 2, "ping");
+	assert_true(wait_fd(f->call, 5000));
+	assert_memory_equal(gp(f, BUF_OFF + 0x2800), "pong!", 5);
+	assert_true(page_marked(log, MEM_GPA + BUF_OFF + 0x2800));
+	assert_true(page_marked(log, MEM_GPA + USED_OFF));
+	/* Nothing else: the request buffer and the rings we only read stay clean. */
+	assert_int_equal(count_marked(log, log_size - 64), 2);
+
+	/* Logging off (LOG_ALL cleared): nothing is marked. */
+	memset(log, 0, log_size - 64);
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_FEATURES, 1ull << VIRTIO_F_VERSION_1,
+				      NULL, 0), 0);
+	post_request(f, 4, "ping");
+	assert_true(wait_fd(f->call, 5000));
+	assert_int_equal(count_marked(log, log_size - 64), 0);
+
+	/* A log too small for the guest's memory: refused sizes, then a short one is harmless. */
+	fd = dup_fd(logfd);
+	lg.mmap_size = 0;
+	assert_int_equal(dispatch(f, VHOST_USER_SET_LOG_BASE, &lg, sizeof(lg), &fd, 1), -EINVAL);
+	assert_int_equal(f->reply.payload.u64, 1);
+	munmap(map, log_size);
+	close(logfd);
+}
+
+static int read_pipe(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, size - len)) > 0)
+		len += (size_t)n;
+	return (int)len;
+}
+
+/* SET_DEVICE_STATE_FD + CHECK_DEVICE_STATE in both directions. */
+static void test_device_state(void **state)
+{
+	struct fixture *f = *state;
+	struct vhost_user_device_state ds = { .direction = 0, .phase = 0 };
+	char buf[64];
+	int p[2];
+
+	/* CHECK before any transfer fails. */
+	assert_int_equal(dispatch(f, VHOST_USER_CHECK_DEVICE_STATE, NULL, 0, NULL, 0), -ENODATA);
+	assert_true(f->has_reply);
+	assert_int_not_equal(f->reply.payload.u64, 0);
+
+	/* Save: we keep QEMU's fd (bit 8), write the state, close it. */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_DEVICE_STATE_FD, &ds, sizeof(ds), &p[1], 1), 0);
+	assert_true(f->has_reply);
+	assert_int_equal(f->reply.payload.u64, VU_STATE_REPLY_NO_FD);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(read_pipe(p[0], buf, sizeof(buf)), strlen("saved-state"));
+	assert_string_equal(buf, "saved-state");
+	close(p[0]);
+	assert_int_equal(dispatch(f, VHOST_USER_CHECK_DEVICE_STATE, NULL, 0, NULL, 0), 0);
+	assert_int_equal(f->reply.payload.u64, 0);
+
+	/* Load: read to end of file, load at CHECK. */
+	ds.direction = 1;
+	stub_load_ret = 0;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_DEVICE_STATE_FD, &ds, sizeof(ds), &p[0], 1), 0);
+	assert_int_equal(f->reply.payload.u64, VU_STATE_REPLY_NO_FD);
+	assert_int_equal(write(p[1], "incoming", 8), 8);
+	close(p[1]);
+	assert_int_equal(dispatch(f, VHOST_USER_CHECK_DEVICE_STATE, NULL, 0, NULL, 0), 0);
+	assert_int_equal(f->reply.payload.u64, 0);
+	assert_int_equal(stub_loaded_len, 8);
+	assert_memory_equal(stub_loaded, "incoming", 8);
+
+	/* A load the device model refuses: CHECK reports failure. */
+	stub_load_ret = -EBADMSG;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_DEVICE_STATE_FD, &ds, sizeof(ds), &p[0], 1), 0);
+	close(p[1]);
+	assert_int_equal(dispatch(f, VHOST_USER_CHECK_DEVICE_STATE, NULL, 0, NULL, 0), -EBADMSG);
+	assert_int_not_equal(f->reply.payload.u64, 0);
+	stub_load_ret = 0;
+
+	/* Bad phase, bad direction, wrong fd count: error bits set, fd closed. */
+	ds.phase = 1;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_DEVICE_STATE_FD, &ds, sizeof(ds), &p[0], 1),
+			 -EINVAL);
+	assert_int_equal(f->reply.payload.u64 & 0xff, 1);
+	assert_closed(p[0]);
+	close(p[1]);
+	ds.phase = 0;
+	ds.direction = 2;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_DEVICE_STATE_FD, &ds, sizeof(ds), &p[0], 1),
+			 -EINVAL);
+	close(p[1]);
+	ds.direction = 0;
+	assert_int_equal(dispatch(f, VHOST_USER_SET_DEVICE_STATE_FD, &ds, sizeof(ds), NULL, 0),
+			 -EINVAL);
+
+	/* Not while a ring runs (the state would change under the save). */
+	start_queue(f, 1ull << VIRTIO_F_VERSION_1);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dispatch(f, VHOST_USER_SET_DEVICE_STATE_FD, &ds, sizeof(ds), &p[1], 1),
+			 -EBUSY);
+	assert_int_equal(f->reply.payload.u64 & 0xff, 1);
+	close(p[0]);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1012,6 +1195,8 @@ int main(void)
 		T(test_start_errors),
 		T(test_reset),
 		T(test_fini_releases_fds),
+		T(test_dirty_log),
+		T(test_device_state),
 	};
 
 	unit_log_init();
