@@ -41,6 +41,10 @@ enum {
 	OPT_GID_MAP,
 	OPT_TRANSLATE_UID,
 	OPT_TRANSLATE_GID,
+	OPT_MIGRATION_MODE,
+	OPT_MIGRATION_ON_ERROR,
+	OPT_MIGRATION_VERIFY_HANDLES,
+	OPT_MIGRATION_CONFIRM_PATHS,
 };
 
 static const struct option long_opts[] = {
@@ -71,6 +75,10 @@ static const struct option long_opts[] = {
 	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 	{ "translate-uid", required_argument, NULL, OPT_TRANSLATE_UID },
 	{ "translate-gid", required_argument, NULL, OPT_TRANSLATE_GID },
+	{ "migration-mode", required_argument, NULL, OPT_MIGRATION_MODE },
+	{ "migration-on-error", required_argument, NULL, OPT_MIGRATION_ON_ERROR },
+	{ "migration-verify-handles", no_argument, NULL, OPT_MIGRATION_VERIFY_HANDLES },
+	{ "migration-confirm-paths", no_argument, NULL, OPT_MIGRATION_CONFIRM_PATHS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -119,6 +127,15 @@ static void usage(FILE *f)
 		"                         host in the daemon: guest, host, squash-guest,\n"
 		"                         squash-host, map (TYPE:A:B:N), forbid-guest:A:N\n"
 		"  --translate-gid=TYPE:A:B:N  the same for gids\n"
+		"  --migration-mode=MODE  find-paths|file-handles: how the live-migration\n"
+		"                         destination finds each inode again (default find-paths;\n"
+		"                         file-handles needs the same filesystem on both sides)\n"
+		"  --migration-on-error=P abort|guest-error: an inode the destination cannot\n"
+		"                         find aborts the migration, or gives the guest errors\n"
+		"                         for it (default abort)\n"
+		"  --migration-verify-handles  (source) send file handles with paths, so the\n"
+		"                         destination refuses a path that names another file\n"
+		"  --migration-confirm-paths  (source) check every path again just before sending\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
@@ -294,6 +311,26 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			break;
+		case OPT_MIGRATION_MODE:
+			if (migr_mode_parse(optarg, &cfg->migration.mode)) {
+				fprintf(stderr, "vufsd: unknown --migration-mode '%s' "
+					"(find-paths|file-handles)\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_MIGRATION_ON_ERROR:
+			if (migr_on_error_parse(optarg, &cfg->migration.on_error)) {
+				fprintf(stderr, "vufsd: unknown --migration-on-error '%s' "
+					"(abort|guest-error)\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_MIGRATION_VERIFY_HANDLES:
+			cfg->migration.verify_handles = true;
+			break;
+		case OPT_MIGRATION_CONFIRM_PATHS:
+			cfg->migration.confirm_paths = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT;
@@ -311,7 +348,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 	}
 	if (cfg->print_capabilities) {
 		/* libvirt's vhost-user backend description (docs/interop/vhost-user.json). */
-		printf("{\n  \"type\": \"fs\"\n}\n");
+		printf("{\n  \"type\": \"fs\",\n  \"features\": [\n    \"migrate-precopy\"\n  ]\n}\n");
 		return CLI_EXIT;
 	}
 	if (!cfg->socket_path == (cfg->fd < 0)) {

@@ -10,6 +10,7 @@
 
 #include "fuse_session.h"
 #include "log.h"
+#include "migr_fs.h"
 #include "pt_fhandle.h"
 #include "pt_idmap.h"
 #include "sandbox.h"
@@ -39,6 +40,7 @@ struct vufs_config {
 	unsigned n_uid_map, n_gid_map;
 	struct pt_idmap translate_uid; /* --translate-uid (repeatable): done by the daemon */
 	struct pt_idmap translate_gid; /* --translate-gid (repeatable) */
+	struct migr_conf migration;    /* --migration-* (live migration, src/migr/migr_fs.h) */
 };
 
 enum cli_result {

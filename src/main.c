@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "fuse_session.h"
 #include "log.h"
+#include "migr_fs.h"
 #include "pt.h"
 #include "sandbox.h"
 #include "vu_dev.h"
@@ -81,12 +82,40 @@ static void vufs_reset(void *opaque)
 	fuse_session_reset(dm->se);
 }
 
+/* Live migration (src/migr): every ring is stopped when these run. */
+static int vufs_state_save(void *opaque, uint8_t **buf, size_t *len)
+{
+	struct daemon *dm = opaque;
+
+	return migr_fs_save(dm->fs, dm->se, &dm->cfg.migration, buf, len, NULL);
+}
+
+static int vufs_state_load(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct daemon *dm = opaque;
+
+	return migr_fs_load(dm->fs, dm->se, &dm->cfg.migration, buf, len, NULL);
+}
+
+static const struct vu_state_ops vufs_state_ops = {
+	.save = vufs_state_save,
+	.load = vufs_state_load,
+};
+
 static const struct vu_dev_ops vufs_ops = {
 	.handle = vufs_handle,
 	.thread_init = vufs_thread_init,
 	.thread_fini = vufs_thread_fini,
 	.reset = vufs_reset,
+	.state = &vufs_state_ops,
 };
+
+/* File handles are used for inodes or for migration: keep what they need. */
+static bool need_file_handles(const struct vufs_config *cfg)
+{
+	return cfg->inode_file_handles != PT_FH_NEVER ||
+	       cfg->migration.mode == MIGR_MODE_FILE_HANDLES || cfg->migration.verify_handles;
+}
 
 /* fds we keep for ourselves (sockets, eventfds, queue threads) below RLIMIT_NOFILE. */
 #define FD_RESERVE 256
@@ -198,7 +227,7 @@ int main(int argc, char **argv)
 		goto out;
 	/* Before pt_fs_new: it snapshots our (now empty) supplementary groups. */
 	/* open_by_handle_at needs CAP_DAC_READ_SEARCH. */
-	err = sb_drop_caps_keep(dm.cfg.modcaps, dm.cfg.inode_file_handles != PT_FH_NEVER ?
+	err = sb_drop_caps_keep(dm.cfg.modcaps, need_file_handles(&dm.cfg) ?
 					       1ull << CAP_DAC_READ_SEARCH : 0);
 	if (err)
 		goto out;
@@ -225,7 +254,7 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	/* Last: nothing after this may need a system call outside the list. */
-	err = sb_seccomp_load_flags(dm.cfg.seccomp, dm.cfg.inode_file_handles != PT_FH_NEVER ?
+	err = sb_seccomp_load_flags(dm.cfg.seccomp, need_file_handles(&dm.cfg) ?
 							     SB_SECCOMP_FILE_HANDLES : 0);
 	if (err)
 		goto out;
@@ -266,6 +295,7 @@ out:
 		vu_dev_fini(dev);
 		free(dev);
 	}
+	migr_fs_fini(); /* the lock helper of a migration uses the filesystem */
 	if (conn > 0)
 		close(conn);
 	if (listen_fd >= 0) {

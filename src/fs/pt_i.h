@@ -148,6 +148,13 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *inode);
  */
 int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out);
 /*
+ * Live migration: the same, under nodeid @want with @nlookup lookups
+ * (src/migr). -EEXIST if the host inode is already known (two saved
+ * inodes resolve to one file) or @want is taken.
+ */
+int pt_inode_insert_id(struct pt_fs *fs, int fd, uint64_t want, uint64_t nlookup,
+		       struct pt_entry *out);
+/*
  * If the inode (@st's dev and ino, @mnt_id), which is @name under @dirfd,
  * is already known, count one lookup on it and fill @out; else -ENOENT.
  * With file handles, a known inode that holds no fd is checked against
@@ -162,6 +169,9 @@ void pt_inode_forget_all(struct pt_fs *fs);
 unsigned long pt_inode_count(struct pt_fs *fs);
 
 int pt_handle_add(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir, uint64_t *fh);
+/* Live migration: the same under the id in *@fh (non-zero; src/migr). */
+int pt_handle_add_id(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir,
+		     uint64_t *fh);
 struct pt_handle *pt_handle_get(struct pt_fs *fs, uint64_t fh, bool is_dir);
 void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
 int pt_handle_remove(struct pt_fs *fs, uint64_t fh, bool is_dir);

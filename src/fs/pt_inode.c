@@ -521,6 +521,12 @@ static int handle_for(struct pt_fs *fs, int fd, const struct stat *st, uint64_t 
 
 int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 {
+	return pt_inode_insert_id(fs, fd, 0, 1, out);
+}
+
+int pt_inode_insert_id(struct pt_fs *fs, int fd, uint64_t want, uint64_t nlookup,
+		       struct pt_entry *out)
+{
 	struct pt_inode *in, *found;
 	struct pt_fh *fh = NULL;
 	struct stat st;
@@ -541,6 +547,12 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 		hash_remove(fs, found);
 		found->unhashed = true;
 		found = NULL;
+	}
+	if (found && want) {
+		/* Restoring: two saved inodes are one host inode now (renamed or replaced). */
+		pthread_mutex_unlock(&fs->inode_lock);
+		err = -EEXIST;
+		goto err_close;
 	}
 	if (found) {
 		found->nlookup++;
@@ -580,7 +592,12 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 		err = -ENOMEM;
 		goto err_close;
 	}
-	err = idtable_alloc(&fs->inodes, in, &in->nodeid);
+	if (want) {
+		err = idtable_claim(&fs->inodes, want, in);
+		in->nodeid = want;
+	} else {
+		err = idtable_alloc(&fs->inodes, in, &in->nodeid);
+	}
 	if (err) {
 		pthread_mutex_unlock(&fs->inode_lock);
 		if (!fh)
@@ -597,7 +614,7 @@ int pt_inode_insert(struct pt_fs *fs, int fd, struct pt_entry *out)
 	in->ino = st.st_ino;
 	in->mnt_id = mnt_id;
 	in->type = st.st_mode & S_IFMT;
-	in->nlookup = 1;
+	in->nlookup = nlookup;
 	hash_insert(fs, in);
 	hash_maybe_grow(fs);
 	if (fh)
@@ -701,6 +718,13 @@ unsigned long pt_inode_count(struct pt_fs *fs)
 
 int pt_handle_add(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir, uint64_t *fh)
 {
+	*fh = 0;
+	return pt_handle_add_id(fs, fd, inode, is_dir, fh);
+}
+
+int pt_handle_add_id(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir,
+		     uint64_t *fh)
+{
 	struct pt_handle *h;
 	int err;
 
@@ -722,7 +746,10 @@ int pt_handle_add(struct pt_fs *fs, int fd, struct pt_inode *inode, bool is_dir,
 	pthread_mutex_unlock(&fs->inode_lock);
 
 	pthread_mutex_lock(&fs->handle_lock);
-	err = idtable_alloc(&fs->handles, h, fh);
+	if (*fh)
+		err = idtable_claim(&fs->handles, *fh, h);
+	else
+		err = idtable_alloc(&fs->handles, h, fh);
 	pthread_mutex_unlock(&fs->handle_lock);
 	if (err) {
 		pt_inode_put(fs, inode);

@@ -130,3 +130,51 @@ void idtable_foreach(struct idtable *t, void (*fn)(void *obj, uint64_t id, void 
 			fn(t->slots[i].obj, make_id(i, t->slots[i].gen), arg);
 	}
 }
+
+int idtable_claim(struct idtable *t, uint64_t id, void *obj)
+{
+	uint32_t index = (uint32_t)id;
+	uint32_t gen = (uint32_t)(id >> 32);
+	int err;
+
+	if (!obj || gen == 0 || index < t->first || index >= IDTABLE_MAX)
+		return -EINVAL;
+	if (index >= t->next_new) {
+		err = grow(t, index + 1);
+		if (err)
+			return err;
+		/* The never-used slots below it become free slots. */
+		for (uint32_t i = t->next_new; i < index; i++) {
+			t->slots[i].gen = 1;
+			t->slots[i].next_free = t->free_head;
+			t->free_head = i + 1;
+		}
+		t->next_new = index + 1;
+	} else {
+		uint32_t *link = &t->free_head;
+
+		if (t->slots[index].obj)
+			return -EEXIST;
+		/* Unlink it from the free list. */
+		while (*link && *link != index + 1)
+			link = &t->slots[*link - 1].next_free;
+		if (!*link)
+			return -EEXIST; /* not on the free list: cannot happen */
+		*link = t->slots[index].next_free;
+	}
+	t->slots[index].obj = obj;
+	t->slots[index].gen = gen;
+	t->slots[index].next_free = 0;
+	t->used++;
+	return 0;
+}
+
+int idtable_retire(struct idtable *t, uint64_t id)
+{
+	static char placeholder;
+	int err = idtable_claim(t, id, &placeholder);
+
+	if (!err)
+		idtable_remove(t, id); /* bumps the generation: @id is dead for good */
+	return err;
+}

@@ -32,6 +32,15 @@ void idtable_destroy(struct idtable *t);
 int idtable_alloc(struct idtable *t, void *obj, uint64_t *id);
 /* Place @obj at a fixed reserved index with generation 0 (e.g. the FUSE root, id 1). */
 int idtable_set_fixed(struct idtable *t, uint32_t index, void *obj, uint64_t *id);
+/*
+ * Store @obj under exactly @id (live migration: the destination serves the
+ * ids the source handed out). The slot must be free; ids of generation 0
+ * or below the reserve are refused. Returns 0, -EEXIST, -EINVAL or
+ * -ENOMEM/-ENFILE. Cheapest when claimed in increasing index order.
+ */
+int idtable_claim(struct idtable *t, uint64_t id, void *obj);
+/* Make sure @id is never handed out (a claimed id whose object was lost). 0 or -errno. */
+int idtable_retire(struct idtable *t, uint64_t id);
 /* The object for @id, or NULL if the id is not live. */
 void *idtable_get(const struct idtable *t, uint64_t id);
 /* Free @id's slot; returns the object or NULL if the id was not live. */
