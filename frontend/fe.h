@@ -339,4 +339,21 @@ uint64_t fe_now_ns(void);
 /* fe_rm_rf - remove a directory tree (does not follow symlinks). */
 int fe_rm_rf(const char *path);
 
+/*
+ * Live migration (frontend/migrate.c), as QEMU drives it.
+ * fe_vu_log_start - SET_LOG_BASE with @log_fd (@size bytes: one bit per 4 KiB
+ *   guest-physical page), then SET_FEATURES with VHOST_F_LOG_ALL added.
+ * fe_vu_log_stop - SET_FEATURES without VHOST_F_LOG_ALL.
+ * fe_vu_state_save - SET_DEVICE_STATE_FD(save) over a pipe, read to end of
+ *   file, CHECK_DEVICE_STATE. Stop the rings first. *buf is malloc()ed.
+ * fe_vu_state_load - SET_DEVICE_STATE_FD(load), write @len bytes, close,
+ *   CHECK_DEVICE_STATE (-EIO if the backend refused the state).
+ * fe_vu_state_check - CHECK_DEVICE_STATE alone.
+ */
+int fe_vu_log_start(struct fe *fe, int log_fd, uint64_t size);
+int fe_vu_log_stop(struct fe *fe);
+int fe_vu_state_save(struct fe *fe, uint8_t **buf, size_t *len);
+int fe_vu_state_load(struct fe *fe, const uint8_t *buf, size_t len);
+int fe_vu_state_check(struct fe *fe);
+
 #endif /* VUFS_FE_H */

@@ -107,6 +107,7 @@ static void save_inode(void *obj, uint64_t id, void *arg)
 	struct migr_inode mi = { 0 };
 	struct pt_fh *fh = NULL;
 	char rel[PATH_MAX];
+	uint64_t mnt;
 	int fd = in->fd, tmp = -1, err;
 
 	if (c->err || id == PT_ROOT_ID || !in->nlookup || in->unhashed) {
@@ -129,7 +130,7 @@ static void save_inode(void *obj, uint64_t id, void *arg)
 			memcpy(mi.fh, in->fh->data, in->fh->bytes);
 			mi.fh_bytes = in->fh->bytes;
 			mi.fh_type = in->fh->type;
-		} else if (fd >= 0 && pt_fh_from_fd(fd, &fh, NULL) == 0) {
+		} else if (fd >= 0 && pt_fh_from_fd(fd, &fh, &mnt) == 0) {
 			memcpy(mi.fh, fh->data, fh->bytes);
 			mi.fh_bytes = fh->bytes;
 			mi.fh_type = fh->type;
@@ -304,7 +305,8 @@ static int find_inode(struct load_ctx *c, const struct migr_inode *mi, const cha
 	}
 	if ((mi->flags & MIGR_INODE_HAS_PATH) && (mi->flags & MIGR_INODE_HAS_FH)) {
 		struct pt_fh *fh = NULL;
-		int err = pt_fh_from_fd(fd, &fh, NULL);
+		uint64_t mnt;
+		int err = pt_fh_from_fd(fd, &fh, &mnt);
 		bool same = !err && fh->bytes == mi->fh_bytes && fh->type == mi->fh_type &&
 			    !memcmp(fh->data, mi->fh, mi->fh_bytes);
 
