@@ -329,8 +329,12 @@ static void dev_session_reset(struct vu_dev *d)
 		queue_drop_deferred(&d->queues[i]);
 }
 
-static void dev_reset(struct vu_dev *d)
+static void dev_reset(struct vu_dev *d, const char *how)
 {
+	if (__atomic_load_n(&d->broken, __ATOMIC_ACQUIRE))
+		log_info("device reset by the frontend (%s): serving again once it restarts", how);
+	else
+		log_info("device reset by the frontend (%s)", how);
 	for (unsigned i = 0; i < d->max_queues; i++)
 		queue_reset(&d->queues[i]);
 	d->features = 0;
@@ -646,7 +650,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 	case VHOST_USER_RESET_DEVICE:
 		err = expect(msg, 0, nfds, 0);
 		if (!err)
-			dev_reset(d);
+			dev_reset(d, vhost_user_request_name(req));
 		break;
 	case VHOST_USER_SET_MEM_TABLE:
 		err = set_mem_table(d, msg, fds, nfds);
