@@ -355,6 +355,38 @@ const char *hx_reset_name(enum fe_reset_mode mode)
 	return "?";
 }
 
+static pid_t idle_pid;
+static int idle_fds = -1;
+
+void hx_mark_idle(struct h *h)
+{
+	idle_pid = hx_serving_pid(h);
+	idle_fds = hx_count_fds(idle_pid);
+}
+
+/* After a reset: the daemon's fds settle back at the idle value (the old session is gone). */
+static void check_idle_fds(struct h *h, enum fe_reset_mode mode)
+{
+	pid_t pid = hx_serving_pid(h);
+	int errfd, n;
+
+	if (pid != idle_pid || idle_fds < 0)
+		return;
+	/* RESET_DEVICE/OWNER dropped the error eventfd, the others kept it: register one again. */
+	errfd = hx_err_eventfd(h, FE_QUEUE_REQUEST);
+	if (errfd >= 0)
+		close(errfd);
+	n = hx_count_fds(pid);
+	for (int i = 0; i < 100 && n != idle_fds; i++) {
+		usleep(20 * 1000);
+		n = hx_count_fds(pid);
+	}
+	if (n != idle_fds)
+		HX_FAIL(h, "after the reset (%s) the daemon has %d fds, %d when idle", hx_reset_name(mode),
+			n, idle_fds);
+	idle_fds = -1;
+}
+
 /* A file written on the host reads back through the (new) session. */
 static int read_back(struct h *h, const char *name)
 {
@@ -406,6 +438,8 @@ void hx_expect_recovery(struct h *h, enum fe_reset_mode mode)
 	err = fe_reset_device(h->fe, mode);
 	if (!err)
 		err = fe_fuse_getattr(h->fe, FUSE_ROOT_ID, NULL, &ao);
+	if (!err && strict)
+		check_idle_fds(h, mode);
 	if (!err)
 		err = read_back(h, "after-reset.txt");
 	if (err && !strict) {

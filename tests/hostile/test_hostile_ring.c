@@ -130,6 +130,7 @@ static void brk_begin(struct h *h, struct brk *b)
 	rq_mkdir(h, &b->rq);
 	b->errfd = hx_err_eventfd(h, Q);
 	b->used = hx_used_idx(h, Q);
+	hx_mark_idle(h);
 }
 
 /* The reset that follows the next break: each kind in turn. */
@@ -894,6 +895,7 @@ static void test_late_completion_chain_moved_outside_memory(void **state)
 	int hostfd, errfd;
 
 	errfd = hx_err_eventfd(h, Q);
+	hx_mark_idle(h);
 	if (setlkw_pending(h, &r, &rq, &hostfd))
 		setlkw_skip(errfd);
 	used = hx_used_idx(h, Q);
@@ -937,6 +939,7 @@ static void test_late_completion_chain_loops(void **state)
 	int hostfd, errfd;
 
 	errfd = hx_err_eventfd(h, Q);
+	hx_mark_idle(h);
 	if (setlkw_pending(h, &r, &rq, &hostfd))
 		setlkw_skip(errfd);
 	used = hx_used_idx(h, Q);
