@@ -141,6 +141,10 @@ static void recover(struct h *h)
 						    FE_RESET_DEVICE, FE_RESET_OWNER };
 	enum fe_reset_mode mode = modes[n++ % (sizeof(modes) / sizeof(modes[0]))];
 
+	/* Others may hang up on the unnegotiated SET_STATUS/RESET_*: QEMU's reboot sequence only. */
+	if (!h_is(h, "vufsd"))
+		mode = FE_RESET_RINGS;
+
 	print_message("%s: recovery by %s\n", h->backend, hx_reset_name(mode));
 	hx_expect_recovery(h, mode);
 }
