@@ -29,7 +29,6 @@ uint64_t vu_dev_protocol_features(void)
 	       (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |
 	       (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |
 	       (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-	       (1ull << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |
 	       (1ull << VHOST_USER_PROTOCOL_F_STATUS);
 }
 
