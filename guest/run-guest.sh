@@ -439,7 +439,7 @@ list_daemon_fds() {
 	for p in $(daemon_tree); do
 		for fd in /proc/"$p"/fd/*; do
 			[ -e "$fd" ] || [ -L "$fd" ] || continue
-			echo "$(readlink "$fd" 2>/dev/null || echo '?')"
+			readlink "$fd" 2>/dev/null || echo '?'
 		done
 	done | LC_ALL=C sort
 }

@@ -18,7 +18,7 @@
 #   - on the last boot: unmounts, has the host check that the daemon holds nothing inside the
 #     share (VUFS-UNMOUNTED), and ends with `N passed, N failed` (totals over all boots).
 # Counts of earlier boots are carried in the share (.reboot-counts).
-# shellcheck disable=SC3045
+# shellcheck disable=SC3045,SC2012 # busybox sh has read -t; ls counts plain names
 set -eu
 
 M=${1:?usage: reboot.sh MOUNTPOINT}
@@ -120,6 +120,7 @@ if [ "$K" -le "$N" ] && [ "$nfail" = 0 ]; then
 	echo "$npass $nfail $nskip" >"$M/.reboot-counts"
 	sync
 	# State the daemon must drop when the next boot's driver starts a new session.
+	# shellcheck disable=SC2217 # the point is the open file, not the input
 	sleep 3600 <"$M/data-$K" &
 	exec 7<"$M/host-file.txt"
 	cd "$M/dir-$K"
