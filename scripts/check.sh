@@ -133,6 +133,9 @@ guest_run() {
 stage "real guest (Linux 6.1, QEMU TCG)"
 guest_run "$ROOT/build/src/vufsd" "real guest"
 
+stage "guest reboots (reboot -f twice, share and daemon fd count checked after each boot)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "guest reboots" guest/reboot-test.sh
+
 stage "guest POSIX suite"
 VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
 
