@@ -139,6 +139,9 @@ VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
 stage "guest root filesystem on vufsd (debootstrap tree, dpkg/git/make)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "rootfs" guest/rootfs/test.sh
 
+stage "libvirt 9.0 starts vufsd for a domain (virsh create/destroy, two configurations)"
+guest_stage "libvirt" env VUFSD="$ROOT/build/src/vufsd" guest/libvirt/test.sh
+
 stage "real guest, ASan+UBSan daemon"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	guest_run "$ROOT/build-asan/src/vufsd" "real guest (asan+ubsan)"

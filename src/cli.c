@@ -265,13 +265,25 @@ bad_value:
 }
 
 /*
- * "-o a,b=c,...": split in place on single commas; a doubled comma is a
- * literal one (libvirt escapes commas in paths that way).
+ * "-o a,b=c,...": split on single commas; a doubled comma is a literal one
+ * (libvirt escapes commas in paths that way). The words are copied to static
+ * storage, where values such as source= stay for the life of the process
+ * (argv itself is left alone: it is what ps shows).
  */
-static int parse_compat(struct vufs_config *cfg, char *arg)
+static int parse_compat(struct vufs_config *cfg, const char *optarg_)
 {
-	char *word = arg, *w = arg;
+	static char store[16384];
+	static size_t used;
+	size_t len = strlen(optarg_) + 1;
+	char *arg, *word, *w;
 
+	if (len > sizeof(store) - used) {
+		fprintf(stderr, "vufsd: '-o' options too long\n");
+		return -E2BIG;
+	}
+	arg = memcpy(store + used, optarg_, len);
+	used += len;
+	word = w = arg;
 	for (char *r = arg;; r++) {
 		if (*r == ',' && r[1] == ',') {
 			*w++ = ',';
