@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -628,6 +629,18 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		fprintf(stderr, "vufsd: --socket-group cannot be used with --fd (the socket is "
 				"not ours to create)\n");
 		return CLI_ERROR;
+	}
+	if (cfg->socket_group) {
+		struct group *gr = getgrnam(cfg->socket_group);
+
+		if (gr) {
+			cfg->socket_gid = gr->gr_gid;
+		} else if (parse_ulong(cfg->socket_group, INT_MAX, &v) == 0) {
+			cfg->socket_gid = (unsigned)v;
+		} else {
+			fprintf(stderr, "vufsd: --socket-group: no group '%s'\n", cfg->socket_group);
+			return CLI_ERROR;
+		}
 	}
 	if (!cfg->shared_dir) {
 		fprintf(stderr, "vufsd: missing --shared-dir (or -o source=)\n");

@@ -32,6 +32,7 @@ struct cli_list {
 struct vufs_config {
 	const char *socket_path; /* --socket-path (or --socket) */
 	const char *socket_group; /* --socket-group, NULL = keep the socket 0600 */
+	unsigned socket_gid;      /* its gid, resolved by cli_parse */
 	int fd;                  /* --fd: an already-listening socket, -1 if none */
 	const char *shared_dir;  /* --shared-dir or -o source= */
 	enum log_level log_level;

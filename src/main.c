@@ -166,6 +166,14 @@ int main(int argc, char **argv)
 	log_init(dm.cfg.log_level, dm.cfg.syslog);
 	for (unsigned i = 0; i < dm.cfg.nwarnings; i++)
 		log_warn("%s", dm.cfg.warnings[i]);
+	log_debug("options: cache %d, timeout %d, readdirplus %d, xattr %d, posix locks %d, "
+		  "flock %d, killpriv_v2 %d, readonly %d, allow_mmap %d, preserve_noatime %d, "
+		  "direct_io %d, writeback %d, thread pool %d, sandbox %s, seccomp %s",
+		  (int)dm.cfg.cache, dm.cfg.timeout_s, dm.cfg.readdirplus, dm.cfg.xattr,
+		  dm.cfg.posix_locks, dm.cfg.flock_locks, dm.cfg.killpriv_v2, dm.cfg.readonly,
+		  dm.cfg.allow_mmap, dm.cfg.preserve_noatime, dm.cfg.allow_direct_io,
+		  dm.cfg.writeback, dm.cfg.thread_pool_size, sb_mode_name(dm.cfg.sandbox),
+		  sb_seccomp_name(dm.cfg.seccomp));
 
 	sig_fd = setup_signals();
 	if (sig_fd < 0) {
@@ -180,10 +188,11 @@ int main(int argc, char **argv)
 		pid_fd = run_pidfile_lock(dm.cfg.socket_path, pid_path, sizeof(pid_path));
 		if (pid_fd < 0)
 			goto out;
-		listen_fd = vu_sock_listen(dm.cfg.socket_path);
+		if (dm.cfg.socket_group)
+			listen_fd = run_listen_group(dm.cfg.socket_path, dm.cfg.socket_gid);
+		else
+			listen_fd = vu_sock_listen(dm.cfg.socket_path);
 		if (listen_fd < 0)
-			goto out;
-		if (dm.cfg.socket_group && run_socket_group(dm.cfg.socket_path, dm.cfg.socket_group))
 			goto out;
 	}
 	/*

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "vu_sock.h"
 
 int run_pidfile_lock(const char *socket_path, char *path, size_t size)
 {
@@ -72,32 +72,33 @@ int run_pidfile_lock(const char *socket_path, char *path, size_t size)
 	return fd;
 }
 
-int run_socket_group(const char *socket_path, const char *group)
+int run_listen_group(const char *socket_path, unsigned gid)
 {
-	struct group *gr;
-	char *end;
-	gid_t gid;
-	long n;
+	char tmp[108];
+	struct stat st;
+	int fd, err;
 
-	errno = 0;
-	gr = getgrnam(group);
-	if (gr) {
-		gid = gr->gr_gid;
-	} else {
-		n = strtol(group, &end, 10);
-		if (!*group || *end || n < 0 || n > 0x7fffffff) {
-			log_err("--socket-group: no group '%s'", group);
-			return -ENOENT;
-		}
-		gid = (gid_t)n;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", socket_path) >= sizeof(tmp)) {
+		log_err("--socket-group: socket path too long: %s", socket_path);
+		return -ENAMETOOLONG;
 	}
+	/* rename() would replace anything: refuse what vu_sock_listen refuses. */
+	if (lstat(socket_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		log_err("%s exists and is not a socket", socket_path);
+		return -EEXIST;
+	}
+	fd = vu_sock_listen(tmp);
+	if (fd < 0)
+		return fd;
 	/* Group first, then open it to the group: never open to the wrong one. */
-	if (chown(socket_path, (uid_t)-1, gid) < 0 || chmod(socket_path, 0660) < 0) {
-		int err = -errno;
-
-		log_err("--socket-group: cannot give %s to group %s: %s", socket_path, group,
+	if (chown(tmp, (uid_t)-1, (gid_t)gid) < 0 || chmod(tmp, 0660) < 0 ||
+	    rename(tmp, socket_path) < 0) {
+		err = -errno;
+		log_err("--socket-group: cannot give %s to group %u: %s", socket_path, gid,
 			strerror(-err));
+		unlink(tmp);
+		close(fd);
 		return err;
 	}
-	return 0;
+	return fd;
 }

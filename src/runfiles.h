@@ -19,9 +19,12 @@
 int run_pidfile_lock(const char *socket_path, char *path_out, size_t path_size);
 
 /*
- * --socket-group: give @socket_path to @group (a name, or a number) and
- * open it to that group (0660). Returns 0 or -errno (logged).
+ * --socket-group: listen on @socket_path like vu_sock_listen, but with the
+ * socket given to group @gid and open to it (0660) before it appears under
+ * its name: it is made under a temporary name, chgrp'ed and chmod'ed, then
+ * renamed into place, so no client ever sees it with the wrong group or
+ * mode. Returns the listening fd or -errno (logged).
  */
-int run_socket_group(const char *socket_path, const char *group);
+int run_listen_group(const char *socket_path, unsigned gid);
 
 #endif /* VUFS_RUNFILES_H */
