@@ -324,7 +324,9 @@ static int refuse_unsupported(const struct vufs_config *cfg)
 {
 	const char *what = NULL;
 
-	if (cfg->posix_acl)
+	if (cfg->writeback)
+		what = "--writeback";
+	else if (cfg->posix_acl)
 		what = "--posix-acl";
 	else if (cfg->security_label)
 		what = "--security-label";
