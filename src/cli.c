@@ -396,7 +396,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 	long_opts[nl] = (struct option){ NULL, 0, NULL, 0 };
 	short_opts[ns] = '\0';
 
-	optind = 1;
+	optind = 0; /* GNU getopt: full re-initialisation (cli_parse may run more than once) */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
 		int id = c >= OPT_FIRST_ ? c : short_to_id(c);
