@@ -48,10 +48,11 @@ struct cli_compat {
 	int id;
 	const char *word;
 	bool value;
+	const char *help;
 };
 
 static const struct cli_compat compat[] = {
-#define VUFS_COMPAT(id, word, value, help) { id, word, value },
+#define VUFS_COMPAT(id, word, value, help) { id, word, value, help },
 #include "cli_opts.def"
 };
 
@@ -105,9 +106,11 @@ void cli_usage(FILE *f)
 		fprintf(f, "%s\n", head);
 		print_wrapped(f, o->help, 10, 80);
 	}
-	fprintf(f, "\nCompatibility options (-o WORD,WORD=VALUE,...):\n");
-	for (size_t i = 0; i < sizeof(compat) / sizeof(compat[0]); i++)
+	fprintf(f, "\nCompatibility options (-o WORD,WORD=VALUE,...) [deprecated]:\n");
+	for (size_t i = 0; i < sizeof(compat) / sizeof(compat[0]); i++) {
 		fprintf(f, "      %s%s\n", compat[i].word, compat[i].value ? "=VALUE" : "");
+		print_wrapped(f, compat[i].help, 10, 80);
+	}
 }
 
 static void warn_cfg(struct vufs_config *cfg, const char *fmt, ...)

@@ -42,7 +42,9 @@ if [ -x "$RUST" ]; then
 fi
 
 # --help and the man page: same option set, and it covers the Rust one.
-help_opts=$("$VUFSD" --help | grep -o -E '^ +(-[a-zA-Z], )?--?[a-z][a-z0-9-]*' | tr ',' '\n' | tr -d ' ' | sort -u)
+# Option lines are indented 2 ("  -o", "  -h, --help") or 6 ("      --xattr"); help text 10.
+help_opts=$("$VUFSD" --help | sed '/^Compatibility options/q' |
+	grep -o -E '^(  -[a-zA-Z](, --[a-z0-9-]+)?|      --[a-z0-9-]+)' | tr ',' '\n' | tr -d ' ' | sort -u)
 man_opts=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$MAN" | grep -o -E '^\\fB\\-[a-zA-Z]\\fR|\\fB\\-\\-[a-z0-9\\-]*' |
 	sed 's/\\f[RB]//g; s/\\-/-/g; s/\\f$//; s/\\$//' | sort -u)
 if [ -n "$help_opts" ] && [ "$help_opts" = "$man_opts" ]; then
