@@ -435,6 +435,10 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			cfg->thread_pool_size = (int)v;
+			/* Until a pool exists (then drop this): accepted, as the Rust one does, but said. */
+			if (v)
+				warn_cfg(cfg, "--thread-pool-size=%lu: vufsd has no thread pool yet; each "
+					      "request queue is served by a thread of its own", v);
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level)) {
