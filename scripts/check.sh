@@ -148,6 +148,9 @@ VUFSD=$ROOT/build/src/vufsd guest_stage "file handles + submounts guest" guest/f
 stage "real guest, unprivileged daemon in a user namespace (newuidmap ranges)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "unprivileged guest" guest/unpriv/test.sh
 
+stage "libvirt 9.0 starts vufsd for a domain (virsh create/destroy, two configurations)"
+guest_stage "libvirt" env VUFSD="$ROOT/build/src/vufsd" guest/libvirt/test.sh
+
 stage "real guest, ASan+UBSan daemon"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	guest_run "$ROOT/build-asan/src/vufsd" "real guest (asan+ubsan)"

@@ -6,6 +6,11 @@
 #include <linux/fuse.h>
 #include <pthread.h>
 
+/* INIT flag of FUSE 7.39 (Linux 6.6), newer than some uapi headers. */
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
 #include "fuse_session.h"
 #include "pt.h"
 
