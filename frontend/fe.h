@@ -177,6 +177,34 @@ int fe_vu_ring_start(struct fe *fe, unsigned int q, uint32_t base);
 /* fe_vu_ring_enable - SET_VRING_ENABLE(q, enable). */
 int fe_vu_ring_enable(struct fe *fe, unsigned int q, bool enable);
 
+/* How fe_vu_reset() resets the device before starting it again. */
+enum fe_reset_mode {
+	/* QEMU 7.2 when the guest reboots or reloads its driver: SET_VRING_ENABLE(0) (with
+	 * PROTOCOL_FEATURES) and GET_VRING_BASE on every ring. */
+	FE_RESET_RINGS = 0,
+	/* The same preceded by SET_STATUS(0) (a virtio device reset); the new start ends with
+	 * SET_STATUS(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK). Sent even if
+	 * VHOST_USER_PROTOCOL_F_STATUS was not negotiated. */
+	FE_RESET_STATUS,
+	/* RESET_DEVICE, then the new start. */
+	FE_RESET_DEVICE,
+	/* RESET_OWNER, then SET_OWNER and the new start. */
+	FE_RESET_OWNER,
+};
+
+/*
+ * fe_vu_reset - reset the device as a VMM does when its guest reboots
+ * (mode above), then start it again like a freshly loaded driver would:
+ * SET_FEATURES (what was negotiated), SET_MEM_TABLE (not with add_mem_reg:
+ * the regions stay), and for every queue fresh rings (new guest memory,
+ * new kick and call eventfds, indices at opts.ring_base) with
+ * SET_VRING_NUM/BASE/ADDR/KICK/CALL and SET_VRING_ENABLE(1). Chains in
+ * flight are abandoned: they are never used (a FUSE call among them never
+ * completes; do not wait for it). The FUSE layer is not initialised
+ * afterwards: send FUSE_INIT next (fe_reset_device() in fe_fuse.h does).
+ */
+int fe_vu_reset(struct fe *fe, enum fe_reset_mode mode);
+
 /* ---- Guest memory ------------------------------------------------------ */
 
 /*

@@ -105,6 +105,13 @@ void fe_fuse_set_umask(struct fe *fe, uint32_t umask);
 
 /* fe_fuse_init - FUSE_INIT 7.38 with FE_FUSE_INIT_FLAGS; records the reply. */
 int fe_fuse_init(struct fe *fe);
+
+/*
+ * fe_reset_device - what a rebooting guest and its VMM do: fe_vu_reset(mode)
+ * (fresh rings) then fe_fuse_init(). Node ids and file handles of the old
+ * session mean nothing afterwards.
+ */
+int fe_reset_device(struct fe *fe, enum fe_reset_mode mode);
 /* fe_fuse_init_ex - FUSE_INIT with explicit version and flags (bits 32+ go to flags2). */
 int fe_fuse_init_ex(struct fe *fe, uint32_t major, uint32_t minor, uint64_t flags,
 		    struct fuse_init_out *out);

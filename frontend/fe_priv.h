@@ -98,6 +98,8 @@ int fe_mem_init(struct fe *fe);
 void fe_mem_fini(struct fe *fe);
 int fe_vq_init(struct fe *fe, unsigned int q);
 void fe_vq_fini(struct fe *fe, unsigned int q);
+/* Replace queue q's rings and eventfds by fresh ones (driver reload); chains in flight are dropped. */
+int fe_vq_renew(struct fe *fe, unsigned int q);
 /* Detach token from its in-flight chain: the completion will be dropped silently. */
 void fe_vq_forget_token(struct fe *fe, unsigned int q, const void *token);
 /* Milliseconds left until deadline_ns (>= 0). */

@@ -463,6 +463,13 @@ int fe_fuse_init(struct fe *fe)
 	return 0;
 }
 
+int fe_reset_device(struct fe *fe, enum fe_reset_mode mode)
+{
+	int err = fe_vu_reset(fe, mode);
+
+	return err ? err : fe_fuse_init(fe);
+}
+
 const struct fuse_init_out *fe_fuse_conn(const struct fe *fe)
 {
 	return &fe->init;

@@ -399,6 +399,71 @@ int fe_vu_ring_stop(struct fe *fe, unsigned int q, uint32_t *base)
 	return 0;
 }
 
+/* What a driver that has just started the device wrote to its status. */
+#define FE_STATUS_STARTED                                                              \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | \
+	 VIRTIO_CONFIG_S_DRIVER_OK)
+
+int fe_vu_reset(struct fe *fe, enum fe_reset_mode mode)
+{
+	bool pf = fe->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+	unsigned int nq = fe->opts.nqueues;
+	int err = 0;
+
+	if (fe->sock < 0)
+		return fe_err(fe, -ENOTCONN, "not connected");
+	if (fe->broken)
+		return fe->broken;
+	fe_dbg(fe, "resetting the device (mode %d)", (int)mode);
+	switch (mode) {
+	case FE_RESET_STATUS:
+	case FE_RESET_RINGS:
+		/* QEMU's order: the status first, then the rings. */
+		if (mode == FE_RESET_STATUS)
+			err = set_u64(fe, VHOST_USER_SET_STATUS, 0);
+		for (unsigned int q = 0; q < nq && !err && pf; q++)
+			err = fe_vu_ring_enable(fe, q, false);
+		for (unsigned int q = 0; q < nq && !err; q++)
+			err = fe_vu_ring_stop(fe, q, NULL);
+		break;
+	case FE_RESET_DEVICE:
+		err = fe_vu_request(fe, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0);
+		break;
+	case FE_RESET_OWNER:
+		err = fe_vu_request(fe, VHOST_USER_RESET_OWNER, NULL, 0, NULL, 0);
+		if (!err)
+			err = fe_vu_request(fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0);
+		break;
+	default:
+		return fe_err(fe, -EINVAL, "unknown reset mode %d", (int)mode);
+	}
+	if (err)
+		return fe_err(fe, err, "reset (mode %d): %s", (int)mode, fe_strerror(fe));
+	/* The guest's new driver instance: fresh rings, fresh FUSE session. */
+	fe->fuse_inited = false;
+	memset(&fe->init, 0, sizeof(fe->init));
+	for (unsigned int q = 0; q < nq; q++) {
+		err = fe_vq_renew(fe, q);
+		if (err)
+			return vu_fail(fe, err);
+	}
+	err = set_u64(fe, VHOST_USER_SET_FEATURES, fe->features);
+	if (!err && !fe->opts.add_mem_reg)
+		err = set_mem(fe);
+	for (unsigned int q = 0; q < nq && !err; q++)
+		err = ring_setup(fe, q, fe->opts.ring_base);
+	for (unsigned int q = 0; q < nq && !err; q++) {
+		if (pf)
+			err = fe_vu_ring_enable(fe, q, true);
+		fe->vq[q].started = !err;
+	}
+	if (!err && mode == FE_RESET_STATUS)
+		err = set_u64(fe, VHOST_USER_SET_STATUS, FE_STATUS_STARTED);
+	if (!err)
+		err = barrier(fe);
+	return err;
+}
+
 int fe_vu_setup(struct fe *fe)
 {
 	uint64_t want, pf;

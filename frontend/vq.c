@@ -83,6 +83,25 @@ void fe_vq_fini(struct fe *fe, unsigned int q)
 	vq->callfd = -1;
 }
 
+int fe_vq_renew(struct fe *fe, unsigned int q)
+{
+	struct fe_vq *vq = &fe->vq[q];
+
+	/* The device stopped using them: give the guest memory back. */
+	for (unsigned int i = 0; vq->slots && i < vq->num; i++) {
+		if (vq->slots[i].indirect)
+			fe_guest_free(fe, vq->slots[i].indirect);
+	}
+	if (vq->desc)
+		fe_guest_free(fe, vq->desc);
+	if (vq->avail)
+		fe_guest_free(fe, vq->avail);
+	if (vq->used)
+		fe_guest_free(fe, vq->used);
+	fe_vq_fini(fe, q);
+	return fe_vq_init(fe, q);
+}
+
 /* Number of descriptors buffer [addr, addr+len) needs when cut at seg-aligned GPAs. */
 static unsigned int pieces(uint64_t gpa, uint32_t len, uint32_t seg)
 {

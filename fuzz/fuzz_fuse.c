@@ -279,6 +279,7 @@ static void run_input(const uint8_t *data, size_t size)
 		.readdirplus = true,
 		.xattr = true,
 		.posix_locks = true,
+		.flock_locks = true,
 		.killpriv_v2 = true,
 	};
 	unsigned long inodes, handles;

@@ -4,7 +4,7 @@
 # Usage:
 #   guest/run-guest.sh --share DIR (--script FILE | --rootfs | --shell)
 #                      [--add FILE[:GUESTPATH]]... [--append ARGS]
-#                      [--log FILE] [--timeout SEC] [--check-fds]
+#                      [--log FILE] [--timeout SEC] [--check-fds] [--reboots N]
 #
 #   --share DIR     host directory to export (the daemon's --shared-dir); the guest mounts it,
 #                   as `mount -t virtiofs vufs /mnt`, on /mnt.
@@ -29,6 +29,11 @@
 #                   default none).
 #   --check-fds     after the guest unmounts the share (see the protocol below), check that the
 #                   daemon no longer holds fds on anything inside the share.
+#   --reboots N     script mode: QEMU runs without -no-reboot and the kernel command line gets
+#                   vufs.reboots=N; the guest script is expected to reboot the guest (reboot -f)
+#                   N times and finish normally (VUFS-EXIT) on boot N+1, which the host checks by
+#                   counting the boots (`init: virtio-fs share mounted` lines). Each boot runs
+#                   /guest-script.sh again; it finds its boot number from what it left in the share.
 #
 # Environment:
 #   VUFSD       daemon binary (default build/src/vufsd under the repo root). Started as
@@ -64,6 +69,11 @@
 #                              SEC seconds (1..600) in the background; reply OK once both are
 #                              held, FAIL if either could not be taken (e.g. a guest holds a
 #                              conflicting lock). Holders still running at the end are killed.
+#   HOST-FDS?                  count the fds of the daemon and all of its descendants. The first
+#                              count is the idle value (ask right after the mount, before the share
+#                              is used); later ones (e.g. after a reboot) poll for up to 10 s until
+#                              the count is back to it: reply `OK fds=N idle=M`, else
+#                              `FAIL fds=N idle=M` (and the run fails).
 #   VUFS-UNMOUNTED             the guest has unmounted the share and waits for the verdict.
 #                              With --check-fds the host polls, for up to 10 s, the fds of the
 #                              daemon and all of its descendant processes (sandboxes fork) until
@@ -90,7 +100,7 @@ usage() {
 }
 die() { echo "run-guest: error: $*" >&2; exit 2; }
 
-SHARE="" SCRIPT="" SHELL_MODE=0 LOG="" TIMEOUT="" CHECK_FDS=0 ROOTFS=0 EXTRA_APPEND=""
+SHARE="" SCRIPT="" SHELL_MODE=0 LOG="" TIMEOUT="" CHECK_FDS=0 ROOTFS=0 EXTRA_APPEND="" REBOOTS=0
 ADD=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -109,6 +119,8 @@ while [ $# -gt 0 ]; do
 	--timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
 	--timeout=*) TIMEOUT=${1#*=}; shift ;;
 	--check-fds) CHECK_FDS=1; shift ;;
+	--reboots) [ $# -ge 2 ] || usage; REBOOTS=$2; shift 2 ;;
+	--reboots=*) REBOOTS=${1#*=}; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "run-guest: unknown argument: $1" >&2; usage ;;
 	esac
@@ -135,6 +147,10 @@ for a in "${ADD[@]}"; do
 	*:*) case "${a#*:}" in /?*) ;; *) die "--add: guest path in '$a' must be absolute" ;; esac ;;
 	esac
 done
+case "$REBOOTS" in
+"" | *[!0-9]*) die "--reboots needs a number" ;;
+esac
+[ "$REBOOTS" = 0 ] || [ -n "$SCRIPT" ] || die "--reboots needs --script"
 case "$TIMEOUT" in
 "" | *[!0-9]*) [ -z "$TIMEOUT" ] || die "--timeout needs a number of seconds" ;;
 esac
@@ -168,7 +184,7 @@ fi
 : >"$SERIAL_LOG"
 QEMU_ERR=$RUN/qemu.stderr
 
-DPID="" QPID="" FAILED=0 GUEST_STATUS="" CLEANED=0 MOUNTED_AT="" INTERRUPTED=0
+DPID="" QPID="" FAILED=0 GUEST_STATUS="" CLEANED=0 MOUNTED_AT="" INTERRUPTED=0 BOOTS=0 FD_IDLE="" FD_IDLE_LIST=""
 LOCK_PIDS=() NLOCKS=0
 
 # Print a host-side line to the terminal and, in script mode, to the log.
@@ -294,6 +310,7 @@ APPEND="console=ttyS0 quiet panic=-1"
 INITRD=$BASE_INITRD
 [ "$SHELL_MODE" = 0 ] || APPEND="$APPEND vufs.shell=1"
 [ "$ROOTFS" = 0 ] || APPEND="$APPEND vufs.rootfs=1"
+[ "$REBOOTS" = 0 ] || APPEND="$APPEND vufs.reboots=$REBOOTS"
 APPEND="$APPEND${EXTRA_APPEND}"
 if [ -n "$SCRIPT" ] || [ ${#ADD[@]} -gt 0 ]; then
 	# Per-run cpio with /guest-script.sh and the --add files, appended to a copy of the cached
@@ -320,8 +337,10 @@ QEMU_ARGS=(
 	-chardev "socket,id=vufs,path=$SOCK"
 	-device "vhost-user-fs-pci,chardev=vufs,tag=vufs"
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
-	-nodefaults -display none -no-reboot
+	-nodefaults -display none
 )
+# A guest that reboots (--reboots) restarts in the same QEMU: its new driver resets the device.
+[ "$REBOOTS" -gt 0 ] || QEMU_ARGS+=(-no-reboot)
 
 if [ "$SHELL_MODE" = 1 ]; then
 	# The console and the QEMU monitor share this terminal (Ctrl-A c switches, Ctrl-A x quits);
@@ -412,6 +431,45 @@ count_share_fds() {
 			fi
 		done
 	done
+}
+
+# What the fds of the daemon and its descendants point to, one line each, sorted.
+list_daemon_fds() {
+	local p fd
+	for p in $(daemon_tree); do
+		for fd in /proc/"$p"/fd/*; do
+			[ -e "$fd" ] || [ -L "$fd" ] || continue
+			readlink "$fd" 2>/dev/null || echo '?'
+		done
+	done | LC_ALL=C sort
+}
+count_daemon_fds() {
+	list_daemon_fds | wc -l
+}
+
+handle_fds() {
+	local n t0=$SECONDS
+	n=$(count_daemon_fds)
+	if [ -z "$FD_IDLE" ]; then
+		FD_IDLE=$n
+		FD_IDLE_LIST=$(list_daemon_fds)
+		hsay "boot $BOOTS: daemon fds $n (the idle value)"
+		reply "OK fds=$n idle=$n"
+		return
+	fi
+	while [ "$n" != "$FD_IDLE" ] && [ $((SECONDS - t0)) -lt 10 ] && alive "$DPID"; do
+		sleep 0.5
+		n=$(count_daemon_fds)
+	done
+	hsay "boot $BOOTS: daemon fds $n (idle $FD_IDLE)"
+	if [ "$n" = "$FD_IDLE" ]; then
+		reply "OK fds=$n idle=$FD_IDLE"
+	else
+		hfail "boot $BOOTS: the daemon has $n fds, $FD_IDLE when idle"
+		diff <(echo "$FD_IDLE_LIST") <(list_daemon_fds) | grep '^[<>]' | head -n 20 |
+			sed 's/^/  idle vs now: /' | tee -a "$SERIAL_LOG"
+		reply "FAIL fds=$n idle=$FD_IDLE"
+	fi
 }
 
 handle_unmounted() {
@@ -585,8 +643,11 @@ handle_line() {
 	*"HOST-LOCK? "*)
 		read -r -a words <<<"${line#*HOST-LOCK? }"
 		handle_lock "${words[0]:-}" "${words[1]:-}" ;;
+	*HOST-FDS?*) handle_fds ;;
 	*VUFS-UNMOUNTED*) handle_unmounted ;;
-	*"init: virtio-fs share mounted"*) [ -n "$MOUNTED_AT" ] || MOUNTED_AT=$((SECONDS - START)) ;;
+	*"init: virtio-fs share mounted"*)
+		BOOTS=$((BOOTS + 1))
+		[ -n "$MOUNTED_AT" ] || MOUNTED_AT=$((SECONDS - START)) ;;
 	*"VUFS-EXIT "*)
 		w=${line#*VUFS-EXIT }
 		w=${w%% *}
@@ -644,6 +705,13 @@ elif [ -z "$GUEST_STATUS" ]; then
 elif [ "$GUEST_STATUS" != 0 ]; then
 	FAILED=1
 	hsay "guest script exited with status $GUEST_STATUS"
+fi
+if [ "$REBOOTS" -gt 0 ]; then
+	if [ "$BOOTS" = $((REBOOTS + 1)) ]; then
+		hsay "the guest booted $BOOTS times on the same daemon"
+	else
+		hfail "the guest booted $BOOTS times, expected $((REBOOTS + 1)) ($REBOOTS reboots)"
+	fi
 fi
 hsay "guest ran for ${BOOT_TO_EXIT} s${MOUNTED_AT:+ (boot to mounted share: $MOUNTED_AT s)}"
 cleanup

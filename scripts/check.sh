@@ -133,6 +133,9 @@ guest_run() {
 stage "real guest (Linux 6.1, QEMU TCG)"
 guest_run "$ROOT/build/src/vufsd" "real guest"
 
+stage "guest reboots (reboot -f twice, share and daemon fd count checked after each boot)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "guest reboots" guest/reboot-test.sh
+
 stage "guest POSIX suite"
 VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
 
@@ -144,6 +147,9 @@ VUFSD=$ROOT/build/src/vufsd guest_stage "file handles + submounts guest" guest/f
 
 stage "real guest, unprivileged daemon in a user namespace (newuidmap ranges)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "unprivileged guest" guest/unpriv/test.sh
+
+stage "libvirt 9.0 starts vufsd for a domain (virsh create/destroy, two configurations)"
+guest_stage "libvirt" env VUFSD="$ROOT/build/src/vufsd" guest/libvirt/test.sh
 
 stage "real guest, ASan+UBSan daemon"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifndef VUFSD_VERSION
@@ -14,133 +17,113 @@
 #endif
 
 enum {
-	OPT_SOCKET_PATH = 256,
-	OPT_FD,
-	OPT_SHARED_DIR,
-	OPT_LOG_LEVEL,
-	OPT_SYSLOG,
-	OPT_CACHE,
-	OPT_NO_READDIRPLUS,
-	OPT_ALLOW_DIRECT_IO,
-	OPT_FD_LIMIT,
-	OPT_PRINT_CAPS,
-	OPT_XATTR,
-	OPT_NO_XATTR,
-	OPT_POSIX_LOCK,
-	OPT_NO_POSIX_LOCK,
-	OPT_KILLPRIV_V2,
-	OPT_NO_KILLPRIV_V2,
-	OPT_SANDBOX,
-	OPT_SECCOMP,
-	OPT_MODCAPS,
-	OPT_RLIMIT_NOFILE,
-	OPT_INODE_FILE_HANDLES,
-	OPT_ANNOUNCE_SUBMOUNTS,
-	OPT_NO_ANNOUNCE_SUBMOUNTS,
-	OPT_UID_MAP,
-	OPT_GID_MAP,
-	OPT_TRANSLATE_UID,
-	OPT_TRANSLATE_GID,
-	OPT_MIGRATION_MODE,
-	OPT_MIGRATION_ON_ERROR,
-	OPT_MIGRATION_VERIFY_HANDLES,
-	OPT_MIGRATION_CONFIRM_PATHS,
+	OPT_FIRST_ = 256,
+#define VUFS_OPT(id, lng, shrt, arg, meta, help, rust) OPT_##id,
+#include "cli_opts.def"
+	OPT_END_,
 };
 
-static const struct option long_opts[] = {
-	{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
-	{ "fd", required_argument, NULL, OPT_FD },
-	{ "shared-dir", required_argument, NULL, OPT_SHARED_DIR },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "syslog", no_argument, NULL, OPT_SYSLOG },
-	{ "cache", required_argument, NULL, OPT_CACHE },
-	{ "no-readdirplus", no_argument, NULL, OPT_NO_READDIRPLUS },
-	{ "allow-direct-io", no_argument, NULL, OPT_ALLOW_DIRECT_IO },
-	{ "fd-limit", required_argument, NULL, OPT_FD_LIMIT },
-	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
-	{ "xattr", no_argument, NULL, OPT_XATTR },
-	{ "no-xattr", no_argument, NULL, OPT_NO_XATTR },
-	{ "posix-lock", no_argument, NULL, OPT_POSIX_LOCK },
-	{ "no-posix-lock", no_argument, NULL, OPT_NO_POSIX_LOCK },
-	{ "killpriv-v2", no_argument, NULL, OPT_KILLPRIV_V2 },
-	{ "no-killpriv-v2", no_argument, NULL, OPT_NO_KILLPRIV_V2 },
-	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
-	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
-	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
-	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
-	{ "inode-file-handles", required_argument, NULL, OPT_INODE_FILE_HANDLES },
-	{ "announce-submounts", no_argument, NULL, OPT_ANNOUNCE_SUBMOUNTS },
-	{ "no-announce-submounts", no_argument, NULL, OPT_NO_ANNOUNCE_SUBMOUNTS },
-	{ "uid-map", required_argument, NULL, OPT_UID_MAP },
-	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
-	{ "translate-uid", required_argument, NULL, OPT_TRANSLATE_UID },
-	{ "translate-gid", required_argument, NULL, OPT_TRANSLATE_GID },
-	{ "migration-mode", required_argument, NULL, OPT_MIGRATION_MODE },
-	{ "migration-on-error", required_argument, NULL, OPT_MIGRATION_ON_ERROR },
-	{ "migration-verify-handles", no_argument, NULL, OPT_MIGRATION_VERIFY_HANDLES },
-	{ "migration-confirm-paths", no_argument, NULL, OPT_MIGRATION_CONFIRM_PATHS },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+struct cli_opt {
+	int id;
+	const char *lng;
+	char shrt;
+	int arg;
+	const char *meta;
+	const char *help;
 };
 
-static void usage(FILE *f)
+static const struct cli_opt opts[] = {
+#define VUFS_OPT(id, lng, shrt, arg, meta, help, rust) { OPT_##id, lng, shrt, arg, meta, help },
+#include "cli_opts.def"
+};
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+enum {
+#define VUFS_COMPAT(id, word, value, help) id,
+#include "cli_opts.def"
+	C_END_,
+};
+
+struct cli_compat {
+	int id;
+	const char *word;
+	bool value;
+	const char *help;
+};
+
+static const struct cli_compat compat[] = {
+#define VUFS_COMPAT(id, word, value, help) { id, word, value, help },
+#include "cli_opts.def"
+};
+
+/* Print @text wrapped to @width columns, every line indented by @indent. */
+static void print_wrapped(FILE *f, const char *text, int indent, int width)
+{
+	const char *p = text;
+
+	while (*p) {
+		int room = width - indent, len = 0, brk = -1;
+
+		while (p[len] && len < room) {
+			if (p[len] == ' ')
+				brk = len;
+			len++;
+		}
+		if (p[len] && brk > 0)
+			len = brk;
+		fprintf(f, "%*s%.*s\n", indent, "", len, p);
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+void cli_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vufsd --socket-path=PATH|--fd=N --shared-dir=DIR [options]\n"
+		"Usage: vufsd --shared-dir=DIR --socket-path=PATH|--fd=FD [OPTIONS]\n"
 		"\n"
-		"vhost-user virtio-fs device: serves DIR to a VM through the vhost-user\n"
-		"socket that the VMM (QEMU vhost-user-fs-pci, cloud-hypervisor) connects to.\n"
+		"vhost-user virtio-fs device: serves DIR to a virtual machine through the\n"
+		"vhost-user socket that the VMM (QEMU vhost-user-fs-pci, libvirt's\n"
+		"<filesystem><driver type='virtiofs'/>) connects to. Accepts the options of\n"
+		"the Rust virtiofsd with the same meaning. See vufsd(1).\n"
 		"\n"
-		"Options:\n"
-		"  --socket-path=PATH     listen on this UNIX socket\n"
-		"  --fd=N                 use the already-listening socket on fd N\n"
-		"  --shared-dir=DIR       directory to share with the guest\n"
-		"  --cache=MODE           never|auto|metadata|always (default auto)\n"
-		"  --no-readdirplus       do not offer READDIRPLUS\n"
-		"  --xattr                serve extended attributes (default off)\n"
-		"  --no-posix-lock        keep POSIX/flock locks inside the guest\n"
-		"                         (default: forwarded to the host)\n"
-		"  --no-killpriv-v2       let the guest clear set-user/group-ID bits itself\n"
-		"  --allow-direct-io      honour the guest's O_DIRECT on the host\n"
-		"  --fd-limit=N           hold at most N inode and open-file fds for the guest\n"
-		"                         (ENFILE beyond; default: RLIMIT_NOFILE minus 256)\n"
-		"  --sandbox=MODE         namespace|chroot|none: confine the daemon to DIR\n"
-		"                         (default namespace as root, else none)\n"
-		"  --seccomp=ACTION       kill|trap|log|none: what a system call outside the\n"
-		"                         allow-list does (default kill)\n"
-		"  --modcaps=+CAP:-CAP    keep more (+) or fewer (-) capabilities than the default\n"
-		"                         chown,dac_override,fowner,fsetid,setgid,setuid,mknod,setfcap\n"
-		"  --rlimit-nofile=N      set RLIMIT_NOFILE to N (default: soft = hard limit)\n"
-		"  --inode-file-handles=MODE  never|prefer|mandatory: name inodes by file\n"
-		"                         handle instead of holding an O_PATH fd each\n"
-		"                         (default never; needs CAP_DAC_READ_SEARCH)\n"
-		"  --announce-submounts   tell the guest which directories are host mount\n"
-		"                         points: each gets its own st_dev (default)\n"
-		"  --no-announce-submounts  do not; inode numbers of other filesystems\n"
-		"                         then get a device prefix so they never collide\n"
-		"  --uid-map=:IN:OUT:N:   (unprivileged, --sandbox=namespace; repeatable) map\n"
-		"                         host uids OUT.. to IN.. in the user namespace\n"
-		"                         (newuidmap; default: our uid to itself)\n"
-		"  --gid-map=:IN:OUT:N:   the same for gids (newgidmap)\n"
-		"  --translate-uid=TYPE:A:B:N  (repeatable) translate uids between guest and\n"
-		"                         host in the daemon: guest, host, squash-guest,\n"
-		"                         squash-host, map (TYPE:A:B:N), forbid-guest:A:N\n"
-		"  --translate-gid=TYPE:A:B:N  the same for gids\n"
-		"  --migration-mode=MODE  find-paths|file-handles: how the live-migration\n"
-		"                         destination finds each inode again (default find-paths;\n"
-		"                         file-handles needs the same filesystem on both sides)\n"
-		"  --migration-on-error=P abort|guest-error: an inode the destination cannot\n"
-		"                         find aborts the migration, or gives the guest errors\n"
-		"                         for it (default abort)\n"
-		"  --migration-verify-handles  (source) send file handles with paths, so the\n"
-		"                         destination refuses a path that names another file\n"
-		"  --migration-confirm-paths  (source) check every path again just before sending\n"
-		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
-		"  --syslog               log to syslog instead of stderr\n"
-		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
-		"  -h, --help             this help\n"
-		"  -V, --version          print the version\n");
+		"Options:\n");
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct cli_opt *o = &opts[i];
+		char head[96];
+		int n;
+
+		if (o->shrt && o->lng)
+			n = snprintf(head, sizeof(head), "  -%c, --%s", o->shrt, o->lng);
+		else if (o->shrt)
+			n = snprintf(head, sizeof(head), "  -%c", o->shrt);
+		else
+			n = snprintf(head, sizeof(head), "      --%s", o->lng);
+		if (o->meta)
+			snprintf(head + n, sizeof(head) - (size_t)n, "%s%s", o->lng ? "=" : " ",
+				 o->meta);
+		fprintf(f, "%s\n", head);
+		print_wrapped(f, o->help, 10, 80);
+	}
+	fprintf(f, "\nCompatibility options (-o WORD,WORD=VALUE,...) [deprecated]:\n");
+	for (size_t i = 0; i < sizeof(compat) / sizeof(compat[0]); i++) {
+		fprintf(f, "      %s%s\n", compat[i].word, compat[i].value ? "=VALUE" : "");
+		print_wrapped(f, compat[i].help, 10, 80);
+	}
+}
+
+static void warn_cfg(struct vufs_config *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void warn_cfg(struct vufs_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cfg->nwarnings >= sizeof(cfg->warnings) / sizeof(cfg->warnings[0]))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cfg->warnings[cfg->nwarnings++], sizeof(cfg->warnings[0]), fmt, ap);
+	va_end(ap);
 }
 
 static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
@@ -171,27 +154,248 @@ static int parse_cache(const char *s, enum fuse_cache_mode *out)
 	return 0;
 }
 
-enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
+/* One word of "-o": @val is NULL for a plain word. */
+static int parse_compat_word(struct vufs_config *cfg, const char *word, const char *val)
 {
+	const struct cli_compat *c = NULL;
 	unsigned long v;
-	int c;
 
+	for (size_t i = 0; i < sizeof(compat) / sizeof(compat[0]); i++) {
+		if (!strcmp(compat[i].word, word)) {
+			c = &compat[i];
+			break;
+		}
+	}
+	if (!c) {
+		fprintf(stderr, "vufsd: invalid compat argument '-o %s'\n", word);
+		return -EINVAL;
+	}
+	if (c->value != (val != NULL)) {
+		fprintf(stderr, c->value ? "vufsd: '-o %s' needs a value (%s=VALUE)\n"
+					 : "vufsd: '-o %s' takes no value\n",
+			word, word);
+		return -EINVAL;
+	}
+	switch (c->id) {
+	case C_SOURCE:
+		cfg->shared_dir = val;
+		break;
+	case C_CACHE:
+		if (parse_cache(val, &cfg->cache))
+			goto bad_value;
+		break;
+	case C_SANDBOX:
+		if (sb_mode_parse(val, &cfg->sandbox))
+			goto bad_value;
+		break;
+	case C_LOGLEVEL:
+	case C_LOG_LEVEL:
+		if (!strcmp(val, "err"))
+			cfg->log_level = LOG_LVL_ERROR;
+		else if (log_level_parse(val, &cfg->log_level))
+			goto bad_value;
+		break;
+	case C_MODCAPS: {
+		struct sb_modcaps mc;
+
+		if (sb_modcaps_parse(val, &mc))
+			return -EINVAL; /* already reported */
+		cfg->modcaps = val;
+		break;
+	}
+	case C_XATTRMAP:
+		cfg->xattrmap = val;
+		break;
+	case C_TIMEOUT:
+		if (parse_ulong(val, INT_MAX, &v))
+			goto bad_value;
+		cfg->timeout_s = (int)v;
+		break;
+	case C_XATTR:
+	case C_NO_XATTR:
+		cfg->xattr = c->id == C_XATTR;
+		break;
+	case C_FLOCK:
+	case C_NO_FLOCK:
+		cfg->flock_locks = c->id == C_FLOCK;
+		break;
+	case C_POSIX_LOCK:
+	case C_NO_POSIX_LOCK:
+		cfg->posix_locks = c->id == C_POSIX_LOCK;
+		break;
+	case C_READDIRPLUS:
+	case C_NO_READDIRPLUS:
+		cfg->readdirplus = c->id == C_READDIRPLUS;
+		break;
+	case C_WRITEBACK:
+	case C_NO_WRITEBACK:
+		cfg->writeback = c->id == C_WRITEBACK;
+		break;
+	case C_ALLOW_DIRECT_IO:
+	case C_NO_ALLOW_DIRECT_IO:
+		cfg->allow_direct_io = c->id == C_ALLOW_DIRECT_IO;
+		break;
+	case C_ANNOUNCE_SUBMOUNTS:
+		cfg->announce_submounts = true;
+		break;
+	case C_KILLPRIV_V2:
+	case C_NO_KILLPRIV_V2:
+		cfg->killpriv_v2 = c->id == C_KILLPRIV_V2;
+		break;
+	case C_POSIX_ACL:
+	case C_NO_POSIX_ACL:
+		cfg->posix_acl = c->id == C_POSIX_ACL;
+		break;
+	case C_SECURITY_LABEL:
+	case C_NO_SECURITY_LABEL:
+		cfg->security_label = c->id == C_SECURITY_LABEL;
+		break;
+	}
+	return 0;
+
+bad_value:
+	fprintf(stderr, "vufsd: invalid compat value '%s' for '-o %s'\n", val, word);
+	return -EINVAL;
+}
+
+/*
+ * "-o a,b=c,...": split on single commas; a doubled comma is a literal one
+ * (libvirt escapes commas in paths that way). The words are copied to static
+ * storage, where values such as source= stay for the life of the process
+ * (argv itself is left alone: it is what ps shows).
+ */
+static int parse_compat(struct vufs_config *cfg, const char *optarg_)
+{
+	static char store[16384];
+	static size_t used;
+	size_t len = strlen(optarg_) + 1;
+	char *arg, *word, *w;
+
+	if (len > sizeof(store) - used) {
+		fprintf(stderr, "vufsd: '-o' options too long\n");
+		return -E2BIG;
+	}
+	arg = memcpy(store + used, optarg_, len);
+	used += len;
+	word = w = arg;
+	for (char *r = arg;; r++) {
+		if (*r == ',' && r[1] == ',') {
+			*w++ = ',';
+			r++;
+			continue;
+		}
+		if (*r && *r != ',') {
+			*w++ = *r;
+			continue;
+		}
+		{
+			bool last = !*r;
+			char *eq;
+
+			*w = '\0';
+			if (!*word) {
+				fprintf(stderr, "vufsd: empty word in '-o' options\n");
+				return -EINVAL;
+			}
+			eq = strchr(word, '=');
+			if (eq)
+				*eq = '\0';
+			if (parse_compat_word(cfg, word, eq ? eq + 1 : NULL))
+				return -EINVAL;
+			if (last)
+				return 0;
+			word = w = r + 1;
+		}
+	}
+}
+
+/*
+ * Options whose implementation is not in this build: refuse them at start
+ * rather than run without what was asked for.
+ */
+static int refuse_unsupported(const struct vufs_config *cfg)
+{
+	const char *what = NULL;
+
+	if (cfg->writeback)
+		what = "--writeback";
+	else if (cfg->posix_acl)
+		what = "--posix-acl";
+	else if (cfg->security_label)
+		what = "--security-label";
+	else if (cfg->xattrmap)
+		what = "--xattrmap";
+	if (!what)
+		return 0;
+	fprintf(stderr, "vufsd: %s: not supported yet\n", what);
+	return -ENOTSUP;
+}
+
+static int short_to_id(int c)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (opts[i].shrt && opts[i].shrt == c)
+			return opts[i].id;
+	return -1;
+}
+
+static void defaults(struct vufs_config *cfg)
+{
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->fd = -1;
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->cache = FUSE_CACHE_AUTO;
+	cfg->timeout_s = -1;
 	cfg->readdirplus = true;
 	cfg->posix_locks = true;
+	cfg->flock_locks = true;
 	cfg->killpriv_v2 = true;
 	cfg->announce_submounts = true; /* like the Rust virtiofsd 1.13 */
 	cfg->sandbox = sb_mode_default(geteuid() == 0);
 	cfg->seccomp = SB_SECCOMP_KILL;
+	cfg->thread_pool_size = 0;
+	cfg->inode_file_handles = PT_FH_NEVER;
+}
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
-		switch (c) {
+enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
+{
+	struct option long_opts[N_OPTS + 1];
+	char short_opts[2 * N_OPTS + 2];
+	bool saw_compat = false, saw_debug = false;
+	size_t nl = 0, ns = 0;
+	unsigned long v;
+	int c;
+
+	defaults(cfg);
+	/* ':' first: report a missing argument ourselves, naming the option. */
+	short_opts[ns++] = ':';
+	for (size_t i = 0; i < N_OPTS; i++) {
+		if (opts[i].lng)
+			long_opts[nl++] = (struct option){ opts[i].lng, opts[i].arg, NULL,
+							  opts[i].id };
+		if (opts[i].shrt) {
+			short_opts[ns++] = opts[i].shrt;
+			if (opts[i].arg == required_argument)
+				short_opts[ns++] = ':';
+		}
+	}
+	long_opts[nl] = (struct option){ NULL, 0, NULL, 0 };
+	short_opts[ns] = '\0';
+
+	optind = 0; /* GNU getopt: full re-initialisation (cli_parse may run more than once) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+		int id = c >= OPT_FIRST_ ? c : short_to_id(c);
+
+		switch (id) {
+		case OPT_SOCKET:
+			warn_cfg(cfg, "--socket is deprecated: use --socket-path");
+			/* fall through */
 		case OPT_SOCKET_PATH:
 			cfg->socket_path = optarg;
+			break;
+		case OPT_SOCKET_GROUP:
+			cfg->socket_group = optarg;
 			break;
 		case OPT_FD:
 			if (parse_ulong(optarg, INT_MAX, &v) || v < 3) {
@@ -203,26 +407,65 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_SHARED_DIR:
 			cfg->shared_dir = optarg;
 			break;
+		case OPT_TAG:
+			fprintf(stderr, "vufsd: --tag: not supported (no vhost-user CONFIG message); "
+					"give the tag to the VMM\n");
+			return CLI_ERROR;
+		case OPT_THREAD_POOL_SIZE:
+			if (parse_ulong(optarg, 1024, &v)) {
+				fprintf(stderr, "vufsd: bad --thread-pool-size '%s' (0..1024)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			cfg->thread_pool_size = (int)v;
+			/* Until a pool exists (then drop this): accepted, as the Rust one does, but said. */
+			if (v)
+				warn_cfg(cfg, "--thread-pool-size=%lu: vufsd has no thread pool yet; each "
+					      "request queue is served by a thread of its own", v);
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level)) {
 				fprintf(stderr, "vufsd: unknown log level '%s'\n", optarg);
 				return CLI_ERROR;
 			}
 			break;
+		case OPT_COMPAT_DEBUG:
+			saw_debug = true;
+			break;
+		case OPT_COMPAT_FOREGROUND:
+			warn_cfg(cfg, "use of deprecated flag '-f': it has no effect, please remove it");
+			break;
+		case OPT_COMPAT_OPTIONS:
+			saw_compat = true;
+			if (parse_compat(cfg, optarg))
+				return CLI_ERROR;
+			break;
 		case OPT_SYSLOG:
 			cfg->syslog = true;
 			break;
 		case OPT_CACHE:
 			if (parse_cache(optarg, &cfg->cache)) {
-				fprintf(stderr, "vufsd: unknown cache mode '%s'\n", optarg);
+				fprintf(stderr, "vufsd: unknown cache policy '%s'\n", optarg);
 				return CLI_ERROR;
 			}
+			break;
+		case OPT_ALLOW_MMAP:
+			cfg->allow_mmap = true;
 			break;
 		case OPT_NO_READDIRPLUS:
 			cfg->readdirplus = false;
 			break;
+		case OPT_WRITEBACK:
+			cfg->writeback = true;
+			break;
 		case OPT_ALLOW_DIRECT_IO:
 			cfg->allow_direct_io = true;
+			break;
+		case OPT_READONLY:
+			cfg->readonly = true;
+			break;
+		case OPT_PRESERVE_NOATIME:
+			cfg->preserve_noatime = true;
 			break;
 		case OPT_FD_LIMIT:
 			if (parse_ulong(optarg, ULONG_MAX, &cfg->max_fds) || !cfg->max_fds) {
@@ -230,20 +473,90 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			break;
-		case OPT_PRINT_CAPS:
+		case OPT_PRINT_CAPABILITIES:
 			cfg->print_capabilities = true;
 			break;
 		case OPT_XATTR:
 		case OPT_NO_XATTR:
-			cfg->xattr = c == OPT_XATTR;
+			cfg->xattr = id == OPT_XATTR;
+			break;
+		case OPT_POSIX_ACL:
+			cfg->posix_acl = true;
+			break;
+		case OPT_SECURITY_LABEL:
+			cfg->security_label = true;
+			break;
+		case OPT_XATTRMAP:
+			cfg->xattrmap = optarg;
 			break;
 		case OPT_POSIX_LOCK:
 		case OPT_NO_POSIX_LOCK:
-			cfg->posix_locks = c == OPT_POSIX_LOCK;
+			cfg->posix_locks = cfg->flock_locks = id == OPT_POSIX_LOCK;
 			break;
 		case OPT_KILLPRIV_V2:
 		case OPT_NO_KILLPRIV_V2:
-			cfg->killpriv_v2 = c == OPT_KILLPRIV_V2;
+			cfg->killpriv_v2 = id == OPT_KILLPRIV_V2;
+			break;
+		case OPT_ANNOUNCE_SUBMOUNTS:
+		case OPT_NO_ANNOUNCE_SUBMOUNTS:
+			cfg->announce_submounts = id == OPT_ANNOUNCE_SUBMOUNTS;
+			break;
+		case OPT_INODE_FILE_HANDLES:
+			if (!strcmp(optarg, "fallback"))
+				warn_cfg(cfg, "--inode-file-handles=fallback is deprecated: use prefer");
+			if (pt_fh_mode_parse(!strcmp(optarg, "fallback") ? "prefer" : optarg,
+					     &cfg->inode_file_handles)) {
+				fprintf(stderr, "vufsd: unknown --inode-file-handles '%s' "
+						"(never|prefer|mandatory)\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_UID_MAP:
+		case OPT_GID_MAP: {
+			bool u = id == OPT_UID_MAP;
+			unsigned *n = u ? &cfg->n_uid_map : &cfg->n_gid_map;
+
+			if (*n >= SB_IDMAP_MAX ||
+			    sb_idmap_parse(optarg, (u ? cfg->uid_map : cfg->gid_map) + *n)) {
+				fprintf(stderr, "vufsd: bad --%s '%s' (:inside:outside:count:, at "
+					"most %d)\n", u ? "uid-map" : "gid-map", optarg, SB_IDMAP_MAX);
+				return CLI_ERROR;
+			}
+			(*n)++;
+			break;
+		}
+		case OPT_TRANSLATE_UID:
+		case OPT_TRANSLATE_GID: {
+			bool u = id == OPT_TRANSLATE_UID;
+			const char *why = "?";
+
+			if (pt_idmap_add(u ? &cfg->translate_uid : &cfg->translate_gid, optarg,
+					 &why)) {
+				fprintf(stderr, "vufsd: bad --%s '%s': %s\n",
+					u ? "translate-uid" : "translate-gid", optarg, why);
+				return CLI_ERROR;
+			}
+			break;
+		}
+		case OPT_MIGRATION_MODE:
+			if (migr_mode_parse(optarg, &cfg->migration.mode)) {
+				fprintf(stderr, "vufsd: unknown --migration-mode '%s' "
+					"(find-paths|file-handles)\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_MIGRATION_ON_ERROR:
+			if (migr_on_error_parse(optarg, &cfg->migration.on_error)) {
+				fprintf(stderr, "vufsd: unknown --migration-on-error '%s' "
+					"(abort|guest-error)\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_MIGRATION_VERIFY_HANDLES:
+			cfg->migration.verify_handles = true;
+			break;
+		case OPT_MIGRATION_CONFIRM_PATHS:
+			cfg->migration.confirm_paths = true;
 			break;
 		case OPT_SANDBOX:
 			if (sb_mode_parse(optarg, &cfg->sandbox)) {
@@ -268,77 +581,26 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			break;
 		}
 		case OPT_RLIMIT_NOFILE:
-			if (parse_ulong(optarg, ULONG_MAX, &cfg->rlimit_nofile) || !cfg->rlimit_nofile) {
+			if (parse_ulong(optarg, ULONG_MAX, &cfg->rlimit_nofile)) {
 				fprintf(stderr, "vufsd: bad --rlimit-nofile '%s'\n", optarg);
 				return CLI_ERROR;
 			}
+			cfg->rlimit_keep = cfg->rlimit_nofile == 0;
 			break;
-		case OPT_ANNOUNCE_SUBMOUNTS:
-		case OPT_NO_ANNOUNCE_SUBMOUNTS:
-			cfg->announce_submounts = c == OPT_ANNOUNCE_SUBMOUNTS;
-			break;
-		case OPT_UID_MAP:
-		case OPT_GID_MAP: {
-			bool u = c == OPT_UID_MAP;
-			unsigned *n = u ? &cfg->n_uid_map : &cfg->n_gid_map;
-
-			if (*n >= SB_IDMAP_MAX ||
-			    sb_idmap_parse(optarg, (u ? cfg->uid_map : cfg->gid_map) + *n)) {
-				fprintf(stderr, "vufsd: bad --%s '%s' (:inside:outside:count:, at "
-					"most %d)\n", u ? "uid-map" : "gid-map", optarg, SB_IDMAP_MAX);
-				return CLI_ERROR;
-			}
-			(*n)++;
-			break;
-		}
-		case OPT_TRANSLATE_UID:
-		case OPT_TRANSLATE_GID: {
-			bool u = c == OPT_TRANSLATE_UID;
-			const char *why = "?";
-
-			if (pt_idmap_add(u ? &cfg->translate_uid : &cfg->translate_gid, optarg,
-					 &why)) {
-				fprintf(stderr, "vufsd: bad --%s '%s': %s\n",
-					u ? "translate-uid" : "translate-gid", optarg, why);
-				return CLI_ERROR;
-			}
-			break;
-		}
-		case OPT_INODE_FILE_HANDLES:
-			if (pt_fh_mode_parse(optarg, &cfg->inode_file_handles)) {
-				fprintf(stderr, "vufsd: unknown --inode-file-handles '%s' "
-					"(never|prefer|mandatory)\n", optarg);
-				return CLI_ERROR;
-			}
-			break;
-		case OPT_MIGRATION_MODE:
-			if (migr_mode_parse(optarg, &cfg->migration.mode)) {
-				fprintf(stderr, "vufsd: unknown --migration-mode '%s' "
-					"(find-paths|file-handles)\n", optarg);
-				return CLI_ERROR;
-			}
-			break;
-		case OPT_MIGRATION_ON_ERROR:
-			if (migr_on_error_parse(optarg, &cfg->migration.on_error)) {
-				fprintf(stderr, "vufsd: unknown --migration-on-error '%s' "
-					"(abort|guest-error)\n", optarg);
-				return CLI_ERROR;
-			}
-			break;
-		case OPT_MIGRATION_VERIFY_HANDLES:
-			cfg->migration.verify_handles = true;
-			break;
-		case OPT_MIGRATION_CONFIRM_PATHS:
-			cfg->migration.confirm_paths = true;
-			break;
-		case 'h':
-			usage(stdout);
+		case OPT_HELP:
+			cli_usage(stdout);
 			return CLI_EXIT;
-		case 'V':
+		case OPT_VERSION:
 			printf("vufsd %s\n", VUFSD_VERSION);
 			return CLI_EXIT;
 		default:
-			usage(stderr);
+			if (c == ':')
+				fprintf(stderr, "vufsd: option '%s' needs a value\n", argv[optind - 1]);
+			else if (optopt && optopt < OPT_FIRST_)
+				fprintf(stderr, "vufsd: unknown option '-%c' (see --help)\n", optopt);
+			else
+				fprintf(stderr, "vufsd: unknown option '%s' (see --help)\n",
+					argv[optind - 1]);
 			return CLI_ERROR;
 		}
 	}
@@ -347,17 +609,57 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		return CLI_ERROR;
 	}
 	if (cfg->print_capabilities) {
-		/* libvirt's vhost-user backend description (docs/interop/vhost-user.json). */
-		printf("{\n  \"type\": \"fs\",\n  \"features\": [\n    \"migrate-precopy\"\n  ]\n}\n");
+		/*
+		 * libvirt's vhost-user backend description (QEMU's
+		 * docs/interop/vhost-user.json): separate-options = the long options
+		 * above are understood; migrate-precopy = live migration with
+		 * the device state in QEMU's stream (src/migr).
+		 */
+		printf("{\n  \"type\": \"fs\",\n  \"features\": [\n    \"migrate-precopy\",\n"
+		       "    \"separate-options\"\n  ]\n}\n");
 		return CLI_EXIT;
+	}
+	if (saw_debug) {
+		cfg->log_level = LOG_LVL_DEBUG;
+		warn_cfg(cfg, "use of deprecated flag '-d': please use '--log-level=debug'");
+	}
+	if (saw_compat)
+		warn_cfg(cfg, "use of deprecated option format '-o': please give options without it "
+			      "(e.g. '--cache=auto' instead of '-o cache=auto')");
+	if (cfg->posix_acl || cfg->security_label || cfg->xattrmap)
+		cfg->xattr = true;
+	if (cfg->posix_acl && (cfg->translate_uid.n_to_host || cfg->translate_uid.n_to_guest ||
+				 cfg->translate_gid.n_to_host || cfg->translate_gid.n_to_guest)) {
+		fprintf(stderr, "vufsd: --translate-uid/--translate-gid cannot be used with "
+				"--posix-acl\n");
+		return CLI_ERROR;
 	}
 	if (!cfg->socket_path == (cfg->fd < 0)) {
 		fprintf(stderr, "vufsd: give exactly one of --socket-path and --fd\n");
 		return CLI_ERROR;
 	}
-	if (!cfg->shared_dir) {
-		fprintf(stderr, "vufsd: --shared-dir is required\n");
+	if (cfg->socket_group && cfg->fd >= 0) {
+		fprintf(stderr, "vufsd: --socket-group cannot be used with --fd (the socket is "
+				"not ours to create)\n");
 		return CLI_ERROR;
 	}
+	if (cfg->socket_group) {
+		struct group *gr = getgrnam(cfg->socket_group);
+
+		if (gr) {
+			cfg->socket_gid = gr->gr_gid;
+		} else if (parse_ulong(cfg->socket_group, INT_MAX, &v) == 0) {
+			cfg->socket_gid = (unsigned)v;
+		} else {
+			fprintf(stderr, "vufsd: --socket-group: no group '%s'\n", cfg->socket_group);
+			return CLI_ERROR;
+		}
+	}
+	if (!cfg->shared_dir) {
+		fprintf(stderr, "vufsd: missing --shared-dir (or -o source=)\n");
+		return CLI_ERROR;
+	}
+	if (refuse_unsupported(cfg))
+		return CLI_ERROR;
 	return CLI_RUN;
 }

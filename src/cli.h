@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Command line: options compatible with the Rust virtiofsd where they
- * overlap, parsed into an immutable configuration.
+ * Command line: the options of the Rust virtiofsd 1.13 with the same
+ * spelling and meaning (plus a few of our own), including its deprecated
+ * "-o" forms that libvirt uses, parsed into an immutable configuration.
+ * The option table is src/cli_opts.def; --help and vufsd(1) come from it.
  */
 #ifndef VUFS_CLI_H
 #define VUFS_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "fuse_session.h"
 #include "log.h"
@@ -16,16 +19,23 @@
 #include "sandbox.h"
 
 struct vufs_config {
-	const char *socket_path; /* --socket-path */
+	const char *socket_path; /* --socket-path (or --socket) */
+	const char *socket_group; /* --socket-group, NULL = keep the socket 0600 */
+	unsigned socket_gid;      /* its gid, resolved by cli_parse */
 	int fd;                  /* --fd: an already-listening socket, -1 if none */
-	const char *shared_dir;  /* --shared-dir */
+	const char *shared_dir;  /* --shared-dir or -o source= */
 	enum log_level log_level;
 	bool syslog;
 	enum fuse_cache_mode cache;
+	int timeout_s;    /* -o timeout=: entry/attr timeout in seconds, -1 = from the cache policy */
 	bool readdirplus;
 	bool allow_direct_io;
-	bool xattr;       /* --xattr */
-	bool posix_locks; /* --posix-lock (default) / --no-posix-lock */
+	bool allow_mmap;  /* --allow-mmap: FUSE_DIRECT_IO_ALLOW_MMAP */
+	bool readonly;    /* --readonly: EROFS for every modifying request */
+	bool preserve_noatime; /* --preserve-noatime: keep the guest's O_NOATIME */
+	bool xattr;       /* --xattr (also implied by --posix-acl, --security-label, --xattrmap) */
+	bool posix_locks; /* --posix-lock (default) / --no-posix-lock / -o [no_]posix_lock */
+	bool flock_locks; /* -o [no_]flock (default on); --[no-]posix-lock sets both */
 	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
 	unsigned long max_fds;    /* --fd-limit, 0 = derived from RLIMIT_NOFILE */
 	bool print_capabilities;
@@ -41,6 +51,22 @@ struct vufs_config {
 	struct pt_idmap translate_uid; /* --translate-uid (repeatable): done by the daemon */
 	struct pt_idmap translate_gid; /* --translate-gid (repeatable) */
 	struct migr_conf migration;    /* --migration-* (live migration, src/migr/migr_fs.h) */
+	bool rlimit_keep;             /* --rlimit-nofile=0: leave the limit as it is */
+
+	/* Parsed here, implemented elsewhere (see cli_parse's "not supported yet" checks). */
+	int thread_pool_size;   /* --thread-pool-size, default 0 (as the Rust virtiofsd) */
+	bool writeback;         /* --writeback / -o writeback */
+	bool posix_acl;             /* --posix-acl / -o posix_acl (implies xattr) */
+	bool security_label;        /* --security-label / -o security_label (implies xattr) */
+	const char *xattrmap;       /* --xattrmap / -o xattrmap= (implies xattr), NULL = none */
+
+	/*
+	 * Deprecation and no-effect warnings met while parsing ("-o is
+	 * deprecated", "-f has no effect"): the log is set up from the result,
+	 * so main() logs these once it is.
+	 */
+	char warnings[8][192];
+	unsigned nwarnings;
 };
 
 enum cli_result {
@@ -50,5 +76,8 @@ enum cli_result {
 };
 
 enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg);
+
+/* --help text, from the option table. */
+void cli_usage(FILE *f);
 
 #endif /* VUFS_CLI_H */

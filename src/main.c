@@ -23,6 +23,7 @@
 #include "log.h"
 #include "migr_fs.h"
 #include "pt.h"
+#include "runfiles.h"
 #include "sandbox.h"
 #include "vu_dev.h"
 #include "vu_sock.h"
@@ -181,7 +182,8 @@ int main(int argc, char **argv)
 	struct vu_dev *dev = NULL;
 	struct sb_config sbc = { 0 };
 	struct sb_result sbr = { .proc_self_fd = -1 };
-	int listen_fd = -1, conn = -1, sig_fd = -1;
+	int listen_fd = -1, conn = -1, sig_fd = -1, pid_fd = -1;
+	char pid_path[4096];
 	int err, ret = EXIT_FAILURE;
 
 	switch (cli_parse(argc, argv, &dm.cfg)) {
@@ -193,6 +195,16 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_init(dm.cfg.log_level, dm.cfg.syslog);
+	for (unsigned i = 0; i < dm.cfg.nwarnings; i++)
+		log_warn("%s", dm.cfg.warnings[i]);
+	log_debug("options: cache %d, timeout %d, readdirplus %d, xattr %d, posix locks %d, "
+		  "flock %d, killpriv_v2 %d, readonly %d, allow_mmap %d, preserve_noatime %d, "
+		  "direct_io %d, writeback %d, thread pool %d, sandbox %s, seccomp %s",
+		  (int)dm.cfg.cache, dm.cfg.timeout_s, dm.cfg.readdirplus, dm.cfg.xattr,
+		  dm.cfg.posix_locks, dm.cfg.flock_locks, dm.cfg.killpriv_v2, dm.cfg.readonly,
+		  dm.cfg.allow_mmap, dm.cfg.preserve_noatime, dm.cfg.allow_direct_io,
+		  dm.cfg.writeback, dm.cfg.thread_pool_size, sb_mode_name(dm.cfg.sandbox),
+		  sb_seccomp_name(dm.cfg.seccomp));
 
 	sig_fd = setup_signals();
 	if (sig_fd < 0) {
@@ -203,7 +215,14 @@ int main(int argc, char **argv)
 	if (dm.cfg.fd >= 0) {
 		listen_fd = dm.cfg.fd;
 	} else {
-		listen_fd = vu_sock_listen(dm.cfg.socket_path);
+		/* Like the Rust virtiofsd: PATH.pid, locked, so two daemons never share a socket. */
+		pid_fd = run_pidfile_lock(dm.cfg.socket_path, pid_path, sizeof(pid_path));
+		if (pid_fd < 0)
+			goto out;
+		if (dm.cfg.socket_group)
+			listen_fd = run_listen_group(dm.cfg.socket_path, dm.cfg.socket_gid);
+		else
+			listen_fd = vu_sock_listen(dm.cfg.socket_path);
 		if (listen_fd < 0)
 			goto out;
 	}
@@ -216,6 +235,13 @@ int main(int argc, char **argv)
 	sbc.shared_dir = dm.cfg.shared_dir;
 	sbc.is_root = geteuid() == 0;
 	sbc.rlimit_nofile = dm.cfg.rlimit_nofile;
+	if (dm.cfg.rlimit_keep) {
+		/* --rlimit-nofile=0: leave it as it is, i.e. set it to what it is. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			sbc.rlimit_nofile = (unsigned long)rl.rlim_cur;
+	}
 	sbc.socket_path = dm.cfg.socket_path;
 	sbc.uid_map = dm.cfg.uid_map;
 	sbc.n_uid_map = dm.cfg.n_uid_map;
@@ -235,6 +261,7 @@ int main(int argc, char **argv)
 	pcfg.direct_io_allowed = dm.cfg.allow_direct_io;
 	pcfg.max_fds = dm.cfg.max_fds ? dm.cfg.max_fds : default_fd_limit();
 	pcfg.xattr = dm.cfg.xattr;
+	pcfg.preserve_noatime = dm.cfg.preserve_noatime;
 	pcfg.proc_self_fd = sbr.proc_self_fd;
 	pcfg.inode_file_handles = dm.cfg.inode_file_handles;
 	pcfg.announce_submounts = dm.cfg.announce_submounts;
@@ -249,6 +276,11 @@ int main(int argc, char **argv)
 	fconf.readdirplus = dm.cfg.readdirplus;
 	fconf.xattr = dm.cfg.xattr;
 	fconf.posix_locks = dm.cfg.posix_locks;
+	fconf.flock_locks = dm.cfg.flock_locks;
+	fconf.readonly = dm.cfg.readonly;
+	fconf.allow_mmap = dm.cfg.allow_mmap;
+	fconf.timeout_set = dm.cfg.timeout_s >= 0;
+	fconf.timeout_s = dm.cfg.timeout_s >= 0 ? (unsigned)dm.cfg.timeout_s : 0;
 	fconf.killpriv_v2 = dm.cfg.killpriv_v2;
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
@@ -259,7 +291,7 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 
-	log_info("serving %s on %s", dm.cfg.shared_dir,
+	log_info("serving %s%s on %s", dm.cfg.shared_dir, dm.cfg.readonly ? " read-only" : "",
 		 dm.cfg.socket_path ? dm.cfg.socket_path : "the given fd");
 	conn = wait_frontend(listen_fd, sig_fd);
 	if (conn <= 0) {
@@ -302,6 +334,12 @@ out:
 		close(listen_fd);
 		if (dm.cfg.socket_path && !sbr.confined)
 			unlink(dm.cfg.socket_path);
+	}
+	if (pid_fd >= 0) {
+		/* Still locked: nobody else can be using it. Inside a sandbox the name is gone. */
+		if (!sbr.confined)
+			unlink(pid_path);
+		close(pid_fd);
 	}
 	if (sbr.proc_self_fd >= 0)
 		close(sbr.proc_self_fd);

@@ -52,6 +52,8 @@ struct pt_config {
 	bool direct_io_allowed;   /* pass O_DIRECT through to the host */
 	unsigned long max_fds;    /* inode + open-file fds the guest may make us hold, 0 = no cap */
 	bool xattr;               /* serve extended attributes */
+	bool preserve_noatime;    /* pass O_NOATIME through; else dropped (it fails with EPERM
+				     on files the caller does not own) */
 	int proc_self_fd;         /* O_PATH fd of /proc/self/fd from the sandbox (> 0: taken
 				   over by pt_fs_new, even on failure), else opened here */
 	enum pt_fh_mode inode_file_handles; /* --inode-file-handles (pt_fhandle.h) */

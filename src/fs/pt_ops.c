@@ -620,10 +620,12 @@ out:
 /* Guest open flags we pass to the host; the rest are the daemon's business. */
 static int filter_open_flags(const struct pt_fs *fs, int flags)
 {
-	int keep = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NOATIME | O_NONBLOCK;
+	int keep = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NONBLOCK;
 
 	if (fs->cfg.direct_io_allowed)
 		keep |= O_DIRECT;
+	if (fs->cfg.preserve_noatime)
+		keep |= O_NOATIME;
 	return (flags & keep) | O_LARGEFILE;
 }
 

@@ -6,6 +6,11 @@
 #include <linux/fuse.h>
 #include <pthread.h>
 
+/* INIT flag of FUSE 7.39 (Linux 6.6), newer than some uapi headers. */
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
 #include "fuse_session.h"
 #include "pt.h"
 
@@ -73,7 +78,10 @@ struct fuse_buf;
 /* fuse_lock.c */
 int fuse_lock_init(struct fuse_session *se);
 void fuse_lock_fini(struct fuse_session *se);
-/* Stop every waiting lock (they complete with -EINTR); with @wait, until they are gone. */
+/*
+ * The session ended: stop every waiting lock without a reply (its chain went
+ * with the old rings); with @wait, until they are gone.
+ */
 void fuse_lock_cancel_all(struct fuse_session *se, bool wait);
 void do_getlk(struct fuse_req *req, struct fuse_buf *in);
 void do_setlk(struct fuse_req *req, struct fuse_buf *in);

@@ -48,6 +48,7 @@ struct lock_waiter {
 	struct flock fl;
 	uint64_t owner;
 	bool cancelled; /* atomic; written under se->lock_mutex */
+	bool orphaned;  /* atomic: the session ended, its chain is gone: no reply */
 };
 
 static void wake_handler(int sig)
@@ -132,8 +133,10 @@ static void cancel_waiter(struct fuse_session *se, struct lock_waiter *w)
 void fuse_lock_cancel_all(struct fuse_session *se, bool wait)
 {
 	pthread_mutex_lock(&se->lock_mutex);
-	for (struct lock_waiter *w = se->waiters; w; w = w->next)
+	for (struct lock_waiter *w = se->waiters; w; w = w->next) {
+		__atomic_store_n(&w->orphaned, true, __ATOMIC_RELEASE);
 		__atomic_store_n(&w->cancelled, true, __ATOMIC_RELEASE);
+	}
 	signal_cancelled(se);
 	while (wait && (se->waiters || se->reaper_running)) {
 		wait_resignal_period(se);
@@ -197,7 +200,12 @@ static void *waiter_main(void *arg)
 			break;
 	}
 	oh.error = err;
-	se->complete(se->complete_opaque, w->qidx, w->token, &oh, sizeof(oh));
+	/*
+	 * A session that ended (reset, new INIT) took its rings with it: a reply
+	 * now would land on the new driver's ring under a stale head.
+	 */
+	if (!__atomic_load_n(&w->orphaned, __ATOMIC_ACQUIRE))
+		se->complete(se->complete_opaque, w->qidx, w->token, &oh, sizeof(oh));
 
 	pthread_mutex_lock(&se->lock_mutex);
 	for (p = &se->waiters; *p && *p != w; p = &(*p)->next)

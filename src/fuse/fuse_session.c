@@ -20,6 +20,7 @@
 
 #include "fuse_buf.h"
 #include "fuse_i.h"
+#include "fuse_ro.h"
 #include "iov.h"
 #include "log.h"
 
@@ -42,11 +43,13 @@
  * ASYNC_DIO        direct I/O requests may be split and sent in parallel.
  * PARALLEL_DIROPS  lookups/readdirs in one directory need not be serialised by the guest.
  * MAX_PAGES        honour max_pages so 1 MiB requests are possible.
- * INIT_EXT         read flags2 (none wanted yet; kept so the guest sends the full struct).
+ * INIT_EXT         read flags2 (DIRECT_IO_ALLOW_MMAP lives there).
  * POSIX_LOCKS,     locks go to the host (fuse_lock.c) so the guest's processes,
  * FLOCK_LOCKS      other opens and host processes see each other's locks.
  * HANDLE_KILLPRIV_V2 we clear set-user/group-ID on write/truncate/open(O_TRUNC)
  *                  when the guest says the caller lacks CAP_FSETID (one round trip saved).
+ * DIRECT_IO_ALLOW_MMAP only with --allow-mmap: shared mmap of FOPEN_DIRECT_IO files
+ *                  (cache=never), whose pages the guest then caches after all.
  * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SETXATTR_EXT, POSIX_ACL,
  * SUBMOUNTS, DAX, SECURITY_CTX.
  */
@@ -136,7 +139,14 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 	if (!se->conf.readdirplus)
 		se->conn_flags &= ~(uint64_t)(FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO);
 	if (!se->conf.posix_locks)
-		se->conn_flags &= ~(uint64_t)(FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS);
+		se->conn_flags &= ~(uint64_t)FUSE_POSIX_LOCKS;
+	if (!se->conf.flock_locks)
+		se->conn_flags &= ~(uint64_t)FUSE_FLOCK_LOCKS;
+	if (se->conf.allow_mmap)
+		se->conn_flags |= flags & FUSE_DIRECT_IO_ALLOW_MMAP;
+	if (se->conf.allow_mmap && !(flags & FUSE_DIRECT_IO_ALLOW_MMAP))
+		log_warn("--allow-mmap: the guest kernel does not offer DIRECT_IO_ALLOW_MMAP "
+			 "(Linux 6.6 or later does): shared mmap of uncached files stays refused");
 	if (!se->conf.killpriv_v2)
 		se->conn_flags &= ~(uint64_t)FUSE_HANDLE_KILLPRIV_V2;
 	/* FUSE_SUBMOUNTS is the guest's word that it mounts FUSE_ATTR_SUBMOUNT entries. */
@@ -1078,6 +1088,14 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 		goto out;
 	}
 	iov_to_buf(iov, in_cnt, sizeof(req.in), t->args, args_len);
+	if (se->conf.readonly) {
+		int err = fuse_ro_check(req.in.opcode, t->args, args_len);
+
+		if (err) {
+			reject(&req, err);
+			goto out;
+		}
+	}
 	fuse_buf_init(&in, t->args, args_len);
 	desc->fn(&req, &in);
 	if (req.async)
@@ -1110,6 +1128,8 @@ int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse
 		se->entry_timeout_s = se->attr_timeout_s = 86400;
 		break;
 	}
+	if (conf->timeout_set)
+		se->entry_timeout_s = se->attr_timeout_s = conf->timeout_s;
 	pthread_mutex_init(&se->init_lock, NULL);
 	if (fuse_lock_init(se)) {
 		pthread_mutex_destroy(&se->init_lock);

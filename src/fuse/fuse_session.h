@@ -31,7 +31,12 @@ struct fuse_conf {
 	enum fuse_cache_mode cache;
 	bool readdirplus; /* offer READDIRPLUS */
 	bool xattr;       /* serve extended attributes */
-	bool posix_locks; /* forward POSIX and flock locks to the host */
+	bool posix_locks; /* forward POSIX (fcntl) locks to the host */
+	bool flock_locks; /* forward flock() locks to the host */
+	bool readonly;    /* --readonly: every modifying request fails with EROFS (fuse_ro.c) */
+	bool allow_mmap;  /* --allow-mmap: offer FUSE_DIRECT_IO_ALLOW_MMAP */
+	bool timeout_set; /* entry/attr validity is timeout_s, not the cache mode's */
+	unsigned timeout_s;
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
 };
 

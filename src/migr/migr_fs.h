@@ -44,20 +44,6 @@
 struct pt_fs;
 struct fuse_session;
 
-enum migr_on_error {
-	MIGR_ON_ERROR_ABORT = 0,
-	MIGR_ON_ERROR_GUEST_ERROR = 1,
-};
-
-struct migr_conf {
-	enum migr_mode mode;
-	enum migr_on_error on_error;
-	bool verify_handles;
-	bool confirm_paths;
-};
-
-int migr_mode_parse(const char *s, enum migr_mode *out);
-int migr_on_error_parse(const char *s, enum migr_on_error *out);
 
 /* What the last save/load did (logs, tests, the numbers tool). */
 struct migr_stats {

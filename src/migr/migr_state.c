@@ -15,6 +15,28 @@
 #define LOCK_LEN 48
 #define END_LEN 8
 
+int migr_mode_parse(const char *s, enum migr_mode *out)
+{
+	if (!strcmp(s, "find-paths"))
+		*out = MIGR_MODE_FIND_PATHS;
+	else if (!strcmp(s, "file-handles"))
+		*out = MIGR_MODE_FILE_HANDLES;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int migr_on_error_parse(const char *s, enum migr_on_error *out)
+{
+	if (!strcmp(s, "abort"))
+		*out = MIGR_ON_ERROR_ABORT;
+	else if (!strcmp(s, "guest-error"))
+		*out = MIGR_ON_ERROR_GUEST_ERROR;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 void migr_state_init(struct migr_state *s)
 {
 	memset(s, 0, sizeof(*s));

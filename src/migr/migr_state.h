@@ -54,6 +54,22 @@ enum migr_mode {
 	MIGR_MODE_FILE_HANDLES = 1,
 };
 
+/* Options (--migration-*; the meanings are in migr_fs.h). */
+enum migr_on_error {
+	MIGR_ON_ERROR_ABORT = 0,
+	MIGR_ON_ERROR_GUEST_ERROR = 1,
+};
+
+struct migr_conf {
+	enum migr_mode mode;
+	enum migr_on_error on_error;
+	bool verify_handles;
+	bool confirm_paths;
+};
+
+int migr_mode_parse(const char *s, enum migr_mode *out);
+int migr_on_error_parse(const char *s, enum migr_on_error *out);
+
 /* The negotiated FUSE session. */
 struct migr_session {
 	bool initialized; /* INIT done (else nothing else matters) */

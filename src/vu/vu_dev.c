@@ -60,6 +60,11 @@ void vu_dev_set_broken(struct vu_dev *d, const char *why)
 	pthread_mutex_unlock(&d->err_lock);
 }
 
+bool vu_dev_is_broken(const struct vu_dev *d)
+{
+	return __atomic_load_n(&d->broken, __ATOMIC_ACQUIRE);
+}
+
 static void queue_notify(struct vu_queue *q)
 {
 	if (q->call_fd < 0)
@@ -312,20 +317,70 @@ static void queue_reset(struct vu_queue *q)
 	q->base = 0;
 	q->addr_set = false;
 	q->kicked = false;
+	q->fresh = false;
 	q->poll_mode = false;
 	q->enabled = true;
 }
 
-static void dev_reset(struct vu_dev *d)
+/*
+ * The guest's session is over (device reset, or a broken device restarted):
+ * drop its state. Every queue is stopped. Late completions the reset itself
+ * produced (cancelled lock waits) belong to the old rings: dropped too.
+ */
+static void dev_session_reset(struct vu_dev *d)
 {
+	if (d->ops->reset)
+		d->ops->reset(d->opaque);
+	for (unsigned i = 0; i < d->max_queues; i++)
+		queue_drop_deferred(&d->queues[i]);
+}
+
+static void dev_reset(struct vu_dev *d, const char *how)
+{
+	if (__atomic_load_n(&d->broken, __ATOMIC_ACQUIRE))
+		log_info("device reset by the frontend (%s): serving again once it restarts", how);
+	else
+		log_info("device reset by the frontend (%s)", how);
 	for (unsigned i = 0; i < d->max_queues; i++)
 		queue_reset(&d->queues[i]);
-	__atomic_store_n(&d->broken, false, __ATOMIC_SEQ_CST);
 	d->features = 0;
 	d->status = 0;
 	vu_log_clear(&d->log);
-	if (d->ops->reset)
-		d->ops->reset(d->opaque);
+	dev_session_reset(d);
+	__atomic_store_n(&d->broken, false, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A broken device serves again once no ring of the broken incarnation is
+ * left: each one was stopped (GET_VRING_BASE) or kicked again after the
+ * break. Then the guest's old session is dropped and the new rings start.
+ * Called by the control thread after a ring stopped or was kicked.
+ */
+static void dev_recover(struct vu_dev *d, const char *how)
+{
+	if (!__atomic_load_n(&d->broken, __ATOMIC_ACQUIRE))
+		return;
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		if (d->queues[i].kicked && !d->queues[i].fresh)
+			return;
+	}
+	log_info("device reset by the frontend (%s): serving again, the guest starts a new session",
+		 how);
+	/* No queue runs: a ring kicked while broken was not started. */
+	dev_session_reset(d);
+	for (unsigned i = 0; i < d->max_queues; i++)
+		d->queues[i].fresh = false;
+	__atomic_store_n(&d->broken, false, __ATOMIC_SEQ_CST);
+	queues_start_all(d);
+}
+
+/* Stop ring @q until its next SET_VRING_KICK; its next avail index stays in q->base. */
+static void queue_halt(struct vu_queue *q)
+{
+	queue_stop(q);
+	q->kicked = false;
+	q->fresh = false;
+	close_fd(&q->kick_fd);
 }
 
 int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu_dev_ops *ops,
@@ -490,6 +545,12 @@ static int set_vring_fd(struct vu_dev *d, const struct vhost_user_msg *msg, int 
 		q->kick_fd = fd;
 		q->poll_mode = nofd;
 		q->kicked = true;
+		if (__atomic_load_n(&d->broken, __ATOMIC_ACQUIRE)) {
+			/* Kicked after the break: part of a restart, not of the broken rings. */
+			q->fresh = true;
+			dev_recover(d, "rings restarted");
+			return 0;
+		}
 		return queue_start(d, q);
 	case VHOST_USER_SET_VRING_CALL: {
 		bool was_running = q->running;
@@ -678,7 +739,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 	case VHOST_USER_RESET_DEVICE:
 		err = expect(msg, 0, nfds, 0);
 		if (!err)
-			dev_reset(d);
+			dev_reset(d, vhost_user_request_name(req));
 		break;
 	case VHOST_USER_SET_MEM_TABLE:
 		err = set_mem_table(d, msg, fds, nfds);
@@ -734,13 +795,12 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		if (err)
 			break;
 		/* Stop the ring; it restarts with the next SET_VRING_KICK. */
-		queue_stop(q);
-		q->kicked = false;
-		close_fd(&q->kick_fd);
+		queue_halt(q);
 		*has_reply = true;
 		reply->hdr.size = sizeof(struct vhost_vring_state);
 		reply->payload.state.index = q->index;
 		reply->payload.state.num = q->base;
+		dev_recover(d, "every ring stopped");
 		break;
 	case VHOST_USER_SET_VRING_KICK:
 	case VHOST_USER_SET_VRING_CALL:
@@ -783,6 +843,16 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 			break;
 		}
 		d->status = (uint8_t)msg->payload.u64;
+		if (d->status == 0 && __atomic_load_n(&d->broken, __ATOMIC_ACQUIRE)) {
+			/*
+			 * Status 0 is a virtio device reset. A healthy device keeps its
+			 * rings (QEMU sends it before GET_VRING_BASE when it merely
+			 * pauses the VM); a broken one stops them all and recovers.
+			 */
+			for (unsigned i = 0; i < d->max_queues; i++)
+				queue_halt(&d->queues[i]);
+			dev_recover(d, "status reset");
+		}
 		break;
 	default:
 		log_err("vhost-user: unsupported request %s (%u)", vhost_user_request_name(req), req);

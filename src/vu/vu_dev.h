@@ -10,6 +10,15 @@
  * after stopping the queue threads concerned (they finish the request in
  * hand first), so the request path takes no lock. Queue threads share only
  * the "broken" flag (atomic).
+ *
+ * Broken and back: a malformed ring (or a failing handler) marks the whole
+ * device broken: every queue stops serving, the error eventfds are
+ * signalled and the reason is logged once. The device serves again once
+ * the frontend has reset it, which is what QEMU does when the guest reboots
+ * or reloads its driver: every ring that ran while it broke was stopped
+ * (GET_VRING_BASE; rings kicked again since are fine), or RESET_OWNER /
+ * RESET_DEVICE, or SET_STATUS 0. The guest's session ended with the old
+ * rings: ops->reset drops its state, and the new rings start clean.
  */
 #ifndef VUFS_VU_DEV_H
 #define VUFS_VU_DEV_H
@@ -73,6 +82,7 @@ struct vu_queue {
 	int err_fd;
 	bool addr_set;
 	bool kicked;  /* got SET_VRING_KICK: the queue should run */
+	bool fresh;   /* kicked while the device was broken: part of the frontend's restart */
 	bool enabled; /* SET_VRING_ENABLE; starts true (older frontends never send it) */
 
 	/*
@@ -145,8 +155,14 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void *reply,
 		     size_t len);
 
-/* Mark the device broken (log @why once); queues stop processing. */
+/*
+ * Mark the device broken (log @why once, signal every error eventfd);
+ * queues stop processing until the frontend resets the device.
+ */
 void vu_dev_set_broken(struct vu_dev *d, const char *why);
+
+/* Whether the device is broken (for tests and diagnostics). */
+bool vu_dev_is_broken(const struct vu_dev *d);
 
 
 #endif /* VUFS_VU_DEV_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,143 @@ void hx_expect_broken(struct h *h, unsigned int q, int errfd, uint16_t used_befo
 	if (h_exists(h, name))
 		HX_FAIL(h, "a MKDIR after the break was executed on the host");
 	hx_vu_alive(h);
+}
+
+const char *hx_reset_name(enum fe_reset_mode mode)
+{
+	switch (mode) {
+	case FE_RESET_RINGS:
+		return "every ring stopped and restarted";
+	case FE_RESET_STATUS:
+		return "SET_STATUS 0, rings restarted";
+	case FE_RESET_DEVICE:
+		return "RESET_DEVICE";
+	case FE_RESET_OWNER:
+		return "RESET_OWNER";
+	}
+	return "?";
+}
+
+static pid_t idle_pid;
+static int idle_fds = -1;
+
+void hx_mark_idle(struct h *h)
+{
+	idle_pid = hx_serving_pid(h);
+	idle_fds = hx_count_fds(idle_pid);
+}
+
+/* After a reset: the daemon's fds settle back at the idle value (the old session is gone). */
+static void check_idle_fds(struct h *h, enum fe_reset_mode mode)
+{
+	pid_t pid = hx_serving_pid(h);
+	int errfd, n;
+
+	if (pid != idle_pid || idle_fds < 0)
+		return;
+	/* RESET_DEVICE/OWNER dropped the error eventfd, the others kept it: register one again. */
+	errfd = hx_err_eventfd(h, FE_QUEUE_REQUEST);
+	if (errfd >= 0)
+		close(errfd);
+	n = hx_count_fds(pid);
+	for (int i = 0; i < 100 && n != idle_fds; i++) {
+		usleep(20 * 1000);
+		n = hx_count_fds(pid);
+	}
+	if (n != idle_fds)
+		HX_FAIL(h, "after the reset (%s) the daemon has %d fds, %d when idle", hx_reset_name(mode),
+			n, idle_fds);
+	idle_fds = -1;
+}
+
+/* A file written on the host reads back through the (new) session. */
+static int read_back(struct h *h, const char *name)
+{
+	static const char text[] = "served after the reset\n";
+	struct fuse_entry_out eo;
+	struct fuse_open_out oo;
+	char buf[64];
+	int n, err;
+
+	h_write_file(h, name, text, sizeof(text) - 1);
+	err = fe_fuse_lookup(h->fe, FUSE_ROOT_ID, name, &eo);
+	if (err)
+		return err;
+	err = fe_fuse_open(h->fe, eo.nodeid, O_RDONLY, &oo);
+	if (err)
+		return err;
+	n = fe_fuse_read(h->fe, eo.nodeid, oo.fh, 0, buf, sizeof(buf));
+	err = fe_fuse_release(h->fe, eo.nodeid, oo.fh, O_RDONLY);
+	if (n < 0)
+		return n;
+	if (n != (int)sizeof(text) - 1 || memcmp(buf, text, sizeof(text) - 1))
+		return -EIO;
+	return err;
+}
+
+/* Entries a request of the broken incarnation would have created. */
+static int leftovers(struct h *h)
+{
+	struct dirent *e;
+	DIR *d = opendir(h->share);
+	int n = 0;
+
+	if (!d)
+		fail_msg("opendir %s: %s", h->share, strerror(errno));
+	while ((e = readdir(d))) {
+		if (!strncmp(e->d_name, "after-break-", 12) || !strncmp(e->d_name, "ring-mkdir-", 11))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+void hx_expect_recovery(struct h *h, enum fe_reset_mode mode)
+{
+	bool strict = h_is(h, "vufsd");
+	struct fuse_attr_out ao;
+	int err, n;
+
+	err = fe_reset_device(h->fe, mode);
+	if (!err)
+		err = fe_fuse_getattr(h->fe, FUSE_ROOT_ID, NULL, &ao);
+	if (!err && strict)
+		check_idle_fds(h, mode);
+	if (!err)
+		err = read_back(h, "after-reset.txt");
+	if (err && !strict) {
+		print_message("%s: no service after the reset (%s): %d (%s)\n", h->backend,
+			      hx_reset_name(mode), err, fe_strerror(h->fe));
+		return;
+	}
+	if (err)
+		HX_FAIL(h, "no service after the reset (%s): %d (%s); front-end: %s", hx_reset_name(mode),
+			err, strerror(-err), fe_strerror(h->fe));
+	usleep(50 * 1000);
+	if (leftovers(h))
+		HX_FAIL(h, "a request of the broken rings ran after the reset (%s)", hx_reset_name(mode));
+	hx_vu_alive(h);
+	if (!strict)
+		return;
+	n = hx_log_count(h, "device broken");
+	if (n != 1)
+		HX_FAIL(h, "the break was logged %d times, expected once", n);
+	if (hx_log_count(h, "serving again") != 1)
+		HX_FAIL(h, "the daemon did not log its recovery (%s)", hx_reset_name(mode));
+}
+
+int hx_log_count(struct h *h, const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(fe_backend_log(h->be), "re");
+	int n = 0;
+
+	if (!f)
+		fail_msg("cannot read the backend log: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
 }
 
 pid_t hx_serving_pid(struct h *h)

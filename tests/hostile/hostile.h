@@ -56,6 +56,24 @@ bool hx_err_signalled(int errfd, int ms);
  */
 void hx_expect_broken(struct h *h, unsigned int q, int errfd, uint16_t used_before);
 
+/*
+ * Record the daemon's fd count now as its idle value for hx_expect_recovery
+ * (call it when the guest holds nothing and the request queue has its error
+ * eventfd, i.e. right after hx_err_eventfd).
+ */
+void hx_mark_idle(struct h *h);
+/* Name of a reset mode, for messages. */
+const char *hx_reset_name(enum fe_reset_mode mode);
+/*
+ * After hx_expect_broken(): the frontend resets the device (mode, fresh
+ * rings, FUSE_INIT) and it serves again: GETATTR of the root, LOOKUP, OPEN
+ * and READ of a file written on the host. Nothing left on the old rings
+ * ran, the daemon logged the break exactly once, and its fd count is back
+ * to the value hx_mark_idle recorded (if it did). Required of vufsd;
+ * for other backends the outcome is only printed.
+ */
+void hx_expect_recovery(struct h *h, enum fe_reset_mode mode);
+
 /* ---- guest memory and raw rings ---- */
 
 /* Zeroed guest memory (fails the test when full). */
@@ -126,6 +144,8 @@ static inline size_t hx_cat_str(void *buf, size_t off, const char *s)
 
 /* The process that serves (the namespace sandbox's child, else the spawned process). */
 pid_t hx_serving_pid(struct h *h);
+/* Lines of the backend's log that contain needle. */
+int hx_log_count(struct h *h, const char *needle);
 /* Open fds of pid (-1 if unknown). */
 int hx_count_fds(pid_t pid);
 /* Fail with a message after dumping the backend's log tail. */

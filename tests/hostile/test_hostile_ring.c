@@ -7,6 +7,9 @@
  * mark the device broken, and then it signals the vring error eventfd,
  * stops serving (a request sent afterwards has no effect), still answers
  * vhost-user messages and exits with status 0 when we disconnect.
+ * Then the frontend resets the device as QEMU does when the guest reboots
+ * (each case uses the next of the four reset kinds: rings restarted,
+ * SET_STATUS 0, RESET_DEVICE, RESET_OWNER), and it must serve again.
  * Chains that are odd but legal (zero-length buffers, a header cut into
  * one-byte pieces, no room for a reply) must be served or returned
  * without a reply, and the connection stays usable.
@@ -127,6 +130,23 @@ static void brk_begin(struct h *h, struct brk *b)
 	rq_mkdir(h, &b->rq);
 	b->errfd = hx_err_eventfd(h, Q);
 	b->used = hx_used_idx(h, Q);
+	hx_mark_idle(h);
+}
+
+/* The reset that follows the next break: each kind in turn. */
+static void recover(struct h *h)
+{
+	static unsigned int n;
+	static const enum fe_reset_mode modes[] = { FE_RESET_RINGS, FE_RESET_STATUS,
+						    FE_RESET_DEVICE, FE_RESET_OWNER };
+	enum fe_reset_mode mode = modes[n++ % (sizeof(modes) / sizeof(modes[0]))];
+
+	/* Others may hang up on the unnegotiated SET_STATUS/RESET_*: QEMU's reboot sequence only. */
+	if (!h_is(h, "vufsd"))
+		mode = FE_RESET_RINGS;
+
+	print_message("%s: recovery by %s\n", h->backend, hx_reset_name(mode));
+	hx_expect_recovery(h, mode);
 }
 
 static void brk_end(struct h *h, struct brk *b, uint16_t head)
@@ -135,6 +155,7 @@ static void brk_end(struct h *h, struct brk *b, uint16_t head)
 	hx_expect_broken(h, Q, b->errfd, b->used);
 	if (h_exists(h, b->rq.name))
 		HX_FAIL(h, "the MKDIR inside the malformed chain was executed");
+	recover(h);
 }
 
 /* A well-formed two-descriptor chain at 0 (readable request) -> 1 (writable reply). */
@@ -421,6 +442,7 @@ static void test_avail_idx_jump(void **state)
 	hx_expect_broken(h, Q, b.errfd, b.used);
 	if (h_exists(h, b.rq.name))
 		HX_FAIL(h, "a chain behind a jumping avail index was executed");
+	recover(h);
 }
 
 static void test_avail_idx_backwards(void **state)
@@ -437,6 +459,7 @@ static void test_avail_idx_backwards(void **state)
 	hx_expect_broken(h, Q, b.errfd, b.used);
 	if (h_exists(h, b.rq.name))
 		HX_FAIL(h, "a chain behind a backwards avail index was executed");
+	recover(h);
 }
 
 static void test_head_out_of_range(void **state)
@@ -876,6 +899,7 @@ static void test_late_completion_chain_moved_outside_memory(void **state)
 	int hostfd, errfd;
 
 	errfd = hx_err_eventfd(h, Q);
+	hx_mark_idle(h);
 	if (setlkw_pending(h, &r, &rq, &hostfd))
 		setlkw_skip(errfd);
 	used = hx_used_idx(h, Q);
@@ -884,6 +908,7 @@ static void test_late_completion_chain_moved_outside_memory(void **state)
 	/* ...then the lock is released and the daemon completes the request. */
 	close(hostfd);
 	hx_expect_broken(h, Q, errfd, used);
+	recover(h);
 }
 
 static void test_late_completion_chain_shrunk(void **state)
@@ -918,6 +943,7 @@ static void test_late_completion_chain_loops(void **state)
 	int hostfd, errfd;
 
 	errfd = hx_err_eventfd(h, Q);
+	hx_mark_idle(h);
 	if (setlkw_pending(h, &r, &rq, &hostfd))
 		setlkw_skip(errfd);
 	used = hx_used_idx(h, Q);
@@ -925,6 +951,7 @@ static void test_late_completion_chain_loops(void **state)
 	__atomic_store_n(&r.desc[1].flags, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, __ATOMIC_RELEASE);
 	close(hostfd);
 	hx_expect_broken(h, Q, errfd, used);
+	recover(h);
 }
 
 /* ---- reply buffers that alias the rings ---- */

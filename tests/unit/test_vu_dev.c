@@ -879,33 +879,148 @@ static void test_get_vring_base_stops(void **state)
 	assert_int_equal(f->reply.payload.state.num, 2);
 }
 
+/* A loop on queue 0 (0 -> 1 -> 0) breaks the device. */
+static void break_queue0(struct fixture *f)
+{
+	struct vring_desc *d = ring_desc(f);
+	struct vring_avail *a = ring_avail(f);
+	uint16_t used = ring_used(f)->idx;
+	int calls = stub_calls(&f->stub);
+
+	d[0] = (struct vring_desc){ MEM_GPA + BUF_OFF, 8, VRING_DESC_F_NEXT, 1 };
+	d[1] = (struct vring_desc){ MEM_GPA + BUF_OFF, 8, VRING_DESC_F_NEXT, 0 };
+	a->ring[a->idx % QNUM] = 0;
+	__atomic_store_n(&a->idx, (uint16_t)(a->idx + 1), __ATOMIC_RELEASE);
+	assert_int_equal(eventfd_write(f->kick, 1), 0);
+	assert_true(wait_fd(f->err, 5000));
+	assert_true(vu_dev_is_broken(&f->d));
+	assert_int_equal(stub_calls(&f->stub), calls);
+	assert_int_equal(ring_used(f)->idx, used);
+}
+
+/* What a rebooted guest's driver brings: fresh (empty) rings at the same place. */
+static void fresh_rings(struct fixture *f)
+{
+	memset(gp(f, DESC_OFF), 0, USED_OFF + 0x1000 - DESC_OFF);
+}
+
+/* Queue 0 restarted on fresh rings serves a request. */
+static void restart_and_serve(struct fixture *f)
+{
+	fresh_rings(f);
+	assert_int_equal(dispatch_state(f, VHOST_USER_SET_VRING_NUM, 0, QNUM), 0);
+	assert_int_equal(dispatch_state(f, VHOST_USER_SET_VRING_BASE, 0, 0), 0);
+	set_addr(f, 0, MEM_QVA + DESC_OFF, MEM_QVA + AVAIL_OFF, MEM_QVA + USED_OFF);
+	assert_int_equal(kick_with(f, 0), 0);
+	assert_true(f->d.queues[0].running);
+	drain(f->call);
+	post_request(f, 0, "after");
+	assert_true(wait_fd(f->call, 5000));
+	assert_int_equal(stub_calls(&f->stub), 1);
+	assert_int_equal(__atomic_load_n(&ring_used(f)->idx, __ATOMIC_ACQUIRE), 1);
+	assert_false(vu_dev_is_broken(&f->d));
+}
+
 static void test_malformed_chain_breaks(void **state)
 {
 	struct fixture *f = *state;
-	struct vring_desc *d = ring_desc(f);
-	struct vring_avail *a = ring_avail(f);
 
 	start_queue(f, 1ull << VIRTIO_F_VERSION_1);
-	/* A loop: 0 -> 1 -> 0. */
-	d[0] = (struct vring_desc){ MEM_GPA + BUF_OFF, 8, VRING_DESC_F_NEXT, 1 };
-	d[1] = (struct vring_desc){ MEM_GPA + BUF_OFF, 8, VRING_DESC_F_NEXT, 0 };
-	a->ring[0] = 0;
-	__atomic_store_n(&a->idx, 1, __ATOMIC_RELEASE);
-	assert_int_equal(eventfd_write(f->kick, 1), 0);
-	assert_true(wait_fd(f->err, 5000));
-	assert_true(__atomic_load_n(&f->d.broken, __ATOMIC_ACQUIRE));
-	assert_int_equal(stub_calls(&f->stub), 0);
-	assert_int_equal(ring_used(f)->idx, 0);
+	break_queue0(f);
 
-	/* A broken device does not start queues... */
+	/* A broken device does not restart its rings for a new call fd... */
+	{
+		int fd = dup_fd(f->call);
+
+		assert_int_equal(dispatch_u64(f, VHOST_USER_SET_VRING_CALL, 0, &fd, 1), 0);
+	}
+	assert_false(f->d.queues[0].running);
+	assert_true(vu_dev_is_broken(&f->d));
+	assert_int_equal(f->stub.resets, 0);
+	/* ...but once every ring is stopped, the frontend is restarting it: healthy again. */
 	assert_int_equal(dispatch_state(f, VHOST_USER_GET_VRING_BASE, 0, 0), 0);
 	assert_int_equal(f->reply.payload.state.num, 0); /* the bad chain was not consumed */
+	assert_false(vu_dev_is_broken(&f->d));
+	assert_int_equal(f->stub.resets, 1); /* the guest's session went with the old rings */
+	assert_false(f->d.queues[0].running);
+	restart_and_serve(f);
+	assert_int_equal(f->stub.resets, 1);
+	/* It can break again, and says so again. */
+	break_queue0(f);
+}
+
+static void test_broken_until_every_ring_stopped(void **state)
+{
+	struct fixture *f = *state;
+	int fd;
+
+	start_queue(f, 1ull << VIRTIO_F_VERSION_1);
+	/* Queue 1 runs on its own (empty) rings. */
+	assert_int_equal(dispatch_state(f, VHOST_USER_SET_VRING_NUM, 1, QNUM), 0);
+	set_addr(f, 1, MEM_QVA + 0x3000, MEM_QVA + 0x4000, MEM_QVA + 0x5000);
+	fd = dup_fd(f->kick);
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_VRING_KICK, 1, &fd, 1), 0);
+	assert_true(f->d.queues[1].running);
+	break_queue0(f);
+
+	/* The broken ring is stopped and kicked again, queue 1 still runs: still broken. */
+	assert_int_equal(dispatch_state(f, VHOST_USER_GET_VRING_BASE, 0, 0), 0);
+	assert_true(vu_dev_is_broken(&f->d));
+	fresh_rings(f);
 	assert_int_equal(kick_with(f, 0), 0);
 	assert_false(f->d.queues[0].running);
-	/* ...until the frontend resets it. */
-	assert_int_equal(dispatch(f, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0), 0);
-	assert_false(f->d.broken);
+	assert_true(vu_dev_is_broken(&f->d));
+	assert_int_equal(f->stub.resets, 0);
+	/* Stopping the last ring of the broken incarnation: queue 0, kicked since, starts at once. */
+	assert_int_equal(dispatch_state(f, VHOST_USER_GET_VRING_BASE, 1, 0), 0);
+	assert_false(vu_dev_is_broken(&f->d));
 	assert_int_equal(f->stub.resets, 1);
+	assert_true(f->d.queues[0].running);
+	assert_false(f->d.queues[1].running);
+	drain(f->call);
+	post_request(f, 0, "after");
+	assert_true(wait_fd(f->call, 5000));
+	assert_int_equal(stub_calls(&f->stub), 1);
+}
+
+static void test_broken_then_status_reset(void **state)
+{
+	struct fixture *f = *state;
+
+	start_queue(f, 1ull << VIRTIO_F_VERSION_1);
+	/* On a healthy device status 0 (QEMU pausing the VM) leaves the rings alone. */
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_STATUS, 0, NULL, 0), 0);
+	assert_true(f->d.queues[0].running);
+	assert_int_equal(f->stub.resets, 0);
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_STATUS, 0xf, NULL, 0), 0);
+	break_queue0(f);
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_STATUS, 0, NULL, 0), 0);
+	assert_false(vu_dev_is_broken(&f->d));
+	assert_int_equal(f->stub.resets, 1);
+	assert_false(f->d.queues[0].running);
+	assert_int_equal(f->d.queues[0].kick_fd, -1);
+	/* GET_VRING_BASE after it (QEMU's order) still tells where the ring stopped. */
+	assert_int_equal(dispatch_state(f, VHOST_USER_GET_VRING_BASE, 0, 0), 0);
+	assert_int_equal(f->reply.payload.state.num, 0);
+	restart_and_serve(f);
+}
+
+static void test_broken_then_reset_device(void **state)
+{
+	struct fixture *f = *state;
+	int fd;
+
+	start_queue(f, 1ull << VIRTIO_F_VERSION_1);
+	break_queue0(f);
+	assert_int_equal(dispatch(f, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0), 0);
+	assert_false(vu_dev_is_broken(&f->d));
+	assert_int_equal(f->stub.resets, 1);
+	/* Everything is configured again, as after SET_OWNER. */
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_FEATURES, 1ull << VIRTIO_F_VERSION_1, NULL, 0),
+			 0);
+	fd = dup_fd(f->call);
+	assert_int_equal(dispatch_u64(f, VHOST_USER_SET_VRING_CALL, 0, &fd, 1), 0);
+	restart_and_serve(f);
 }
 
 static void test_handler_error_breaks(void **state)
@@ -1191,6 +1306,9 @@ int main(void)
 		T(test_queue_runs),
 		T(test_get_vring_base_stops),
 		T(test_malformed_chain_breaks),
+		T(test_broken_until_every_ring_stopped),
+		T(test_broken_then_status_reset),
+		T(test_broken_then_reset_device),
 		T(test_handler_error_breaks),
 		T(test_start_errors),
 		T(test_reset),
