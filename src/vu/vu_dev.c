@@ -767,8 +767,20 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		}
 		break;
 	case VHOST_USER_SET_VRING_ADDR:
+		/*
+		 * Live migration: QEMU sends the same addresses again on a running
+		 * ring with VHOST_VRING_F_LOG to start logging (the used ring is
+		 * logged by its guest address, vu_log.c). Only a move needs a stop.
+		 */
 		err = vring_msg(d, msg, nfds, sizeof(struct vhost_vring_addr),
-				msg->payload.addr.index, true, &q);
+				msg->payload.addr.index, false, &q);
+		if (!err && q->running &&
+		    (q->desc_qva != msg->payload.addr.desc_user_addr ||
+		     q->avail_qva != msg->payload.addr.avail_user_addr ||
+		     q->used_qva != msg->payload.addr.used_user_addr)) {
+			log_err("queue %u: SET_VRING_ADDR moves a running ring", q->index);
+			err = -EBUSY;
+		}
 		if (err)
 			break;
 		q->desc_qva = msg->payload.addr.desc_user_addr;
