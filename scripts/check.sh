@@ -148,6 +148,9 @@ VUFSD=$ROOT/build/src/vufsd guest_stage "file handles + submounts guest" guest/f
 stage "real guest, unprivileged daemon in a user namespace (newuidmap ranges)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "unprivileged guest" guest/unpriv/test.sh
 
+stage "live migration under QEMU 11.1 (find-paths, file-handles, a rename during the switch)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "live migration" guest/migrate/test.sh
+
 stage "libvirt 9.0 starts vufsd for a domain (virsh create/destroy, two configurations)"
 guest_stage "libvirt" env VUFSD="$ROOT/build/src/vufsd" guest/libvirt/test.sh
 

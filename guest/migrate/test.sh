@@ -40,10 +40,11 @@ case "$VUFSD" in /*) ;; *) VUFSD=$ROOT/$VUFSD ;; esac
 # QEMU 11.1 and the 6.12 kernel (cached; fetched once by the shared scripts).
 TOOLS=${VUFS_TOOLS:-$ROOT/../shared/tools}
 [ -d "$TOOLS" ] || TOOLS=/work/shared/tools
-if [ ! -x "$CACHE/qemu11/qemu11" ] && [ -x "$TOOLS/get-qemu11" ]; then
+# Idempotent and cached: each returns at once when its cache is complete.
+if [ -x "$TOOLS/get-qemu11" ]; then
 	CACHE=$CACHE/qemu11 "$TOOLS/get-qemu11" >/dev/null || true
 fi
-if ! ls "$CACHE"/qemu10/kernel/boot/vmlinuz-6.12* >/dev/null 2>&1 && [ -x "$TOOLS/get-qemu10" ]; then
+if [ -x "$TOOLS/get-qemu10" ]; then
 	CACHE=$CACHE/qemu10 "$TOOLS/get-qemu10" >/dev/null || true
 fi
 QEMU=${VUFS_QEMU11:-$CACHE/qemu11/qemu11}
@@ -70,9 +71,10 @@ cp "$HERE/init.sh" "$TMP/extra/init"
 (cd "$TMP/extra" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$TMP/extra.cpio"
 cat "$BASE" "$TMP/extra.cpio" >"$TMP/initrd.cpio"
 
-PASS=0 FAIL=0
+# PASS/FAIL: variants; CP/CF: checks (the guest's own, plus one per host-side failure).
+PASS=0 FAIL=0 CP=0 CF=0
 say() { echo "migrate: $*"; }
-bad() { say "FAIL: $*"; FAIL=$((FAIL + 1)); }
+bad() { say "FAIL: $*"; FAIL=$((FAIL + 1)); CF=$((CF + 1)); }
 
 # wait_for SECONDS CMD...: poll CMD every 0.2 s.
 wait_for() {
@@ -175,11 +177,18 @@ PY
 	sed 's/^/  guest: /' "$R/dst.serial" | grep -v '^  guest: *$' | tail -n 20
 	local res
 	res=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$R/dst.serial" | tail -n1)
+	if [ -n "$res" ]; then
+		CP=$((CP + ${res%% passed*}))
+		res_f=${res#* passed, }
+		CF=$((CF + ${res_f%% failed}))
+	fi
 	if grep -q "VUFS-EXIT 0" "$R/dst.serial" && [ -n "$res" ] && [ "${res#* passed, }" = "0 failed" ]; then
 		say "$v: PASS ($res)"
 		PASS=$((PASS + 1))
 	else
-		bad "$v: guest checks: ${res:-no result}"
+		say "FAIL: $v: guest checks: ${res:-no result}"
+		FAIL=$((FAIL + 1))
+		[ -n "$res" ] || CF=$((CF + 1))
 	fi
 	grep -h "migration:\|device state" "$R/src-vufsd.log" "$R/dst-vufsd.log" | sed 's/^/  daemon: /'
 	wait_for 30 bash -c "! kill -0 $qdst 2>/dev/null" || kill "$qdst" 2>/dev/null || true
@@ -191,5 +200,6 @@ for v in $VARIANTS; do
 	cp -r "$TMP/$v" "$LOG_DIR/migrate-$v" 2>/dev/null || true
 	rm -rf "$LOG_DIR/migrate-$v/share" 2>/dev/null || true
 done
-say "$PASS passed, $FAIL failed ($((SECONDS - T0)) s)"
+say "variants: $PASS passed, $FAIL failed ($((SECONDS - T0)) s)"
+echo "$CP passed, $CF failed"
 [ "$FAIL" = 0 ] && [ "$PASS" -gt 0 ]
