@@ -192,6 +192,8 @@ int migr_fs_save(struct pt_fs *fs, struct fuse_session *se, const struct migr_co
 	st.session.flags = se->conn_flags;
 	st.session.max_write = se->max_write;
 	st.session.mode = conf->mode;
+	st.session.share_dev = fs->root->dev;
+	st.session.share_ino = fs->root->ino;
 	pthread_mutex_unlock(&se->init_lock);
 
 	pthread_mutex_lock(&fs->inode_lock);
@@ -223,6 +225,7 @@ struct load_ctx {
 	const struct migr_state *st;
 	struct migr_stats *stats;
 	int mount_fd; /* the share, O_RDONLY: open_by_handle_at's mount fd */
+	bool same_fs; /* the source served this very directory: (dev, ino) must match */
 };
 
 static int open_path(int root, const char *path)
@@ -294,7 +297,8 @@ static int find_inode(struct load_ctx *c, const struct migr_inode *mi, const cha
 			close(fd);
 			return -ESTALE;
 		}
-	} else if (c->conf->verify_handles && (st.st_dev != mi->dev || st.st_ino != mi->ino)) {
+	} else if ((c->same_fs || c->conf->verify_handles) &&
+		   (st.st_dev != mi->dev || st.st_ino != mi->ino)) {
 		*why = "its path names another file now (device and inode number differ)";
 		close(fd);
 		return -ESTALE;
@@ -590,6 +594,8 @@ int migr_fs_load(struct pt_fs *fs, struct fuse_session *se, const struct migr_co
 		log_err("migration: refusing the incoming state: %s", why);
 		goto out;
 	}
+	c.same_fs = st.session.share_ino && st.session.share_dev == fs->root->dev &&
+		    st.session.share_ino == fs->root->ino;
 	snprintf(name, sizeof(name), "%d", fs->root->fd);
 	c.mount_fd = openat(fs->proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	pending = calloc(1, sizeof(*pending));

@@ -9,7 +9,8 @@
 
 #define HDR_LEN (MIGR_MAGIC_LEN + 8)
 #define REC_HDR_LEN 8
-#define SESSION_LEN 24
+#define SESSION_LEN_1_0 24
+#define SESSION_LEN 40
 #define INODE_FIXED_LEN 60
 #define HANDLE_LEN 32
 #define LOCK_LEN 48
@@ -254,6 +255,8 @@ int migr_state_encode(const struct migr_state *s, uint8_t **buf, size_t *len)
 	wb_u64(&w, s->session.flags);
 	wb_u32(&w, s->session.max_write);
 	wb_u32(&w, s->session.mode);
+	wb_u64(&w, s->session.share_dev);
+	wb_u64(&w, s->session.share_ino);
 	nrec++;
 
 	for (size_t i = 0; i < s->ninodes; i++) {
@@ -398,6 +401,11 @@ static int parse_session(struct rbuf *r, struct migr_session *s)
 	e = e ? e : rb_u32(r, &s->mode);
 	if (e)
 		return e;
+	/* 1.1 added the share's identity; a 1.0 record ends before it. */
+	if (r->len - r->pos >= 16) {
+		rb_u64(r, &s->share_dev);
+		rb_u64(r, &s->share_ino);
+	}
 	if (init > 1 || s->mode > MIGR_MODE_FILE_HANDLES)
 		return -EBADMSG;
 	s->initialized = init;

@@ -30,7 +30,7 @@
 #define MIGR_MAGIC "VUFSMIGR"
 #define MIGR_MAGIC_LEN 8
 #define MIGR_VERSION_MAJOR 1
-#define MIGR_VERSION_MINOR 0
+#define MIGR_VERSION_MINOR 1 /* 1: the share's (dev, ino) in the session record */
 
 /* Bounds a stream may not exceed (a larger one is refused as malformed). */
 #define MIGR_MAX_STREAM (1ull << 30)
@@ -77,6 +77,8 @@ struct migr_session {
 	uint64_t flags;   /* negotiated INIT flags */
 	uint32_t max_write;
 	uint32_t mode;    /* enum migr_mode */
+	/* The source's shared directory: the same (dev, ino) means the same filesystem (1.1+; 0 if not sent). */
+	uint64_t share_dev, share_ino;
 };
 
 /* Inode flags. */

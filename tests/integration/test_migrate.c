@@ -303,7 +303,13 @@ static void renamed(void **state, const char *src_opts, const char *dst_opts, bo
 	adopt(h, &d);
 }
 
-/* find-paths without handles cannot tell; with --migration-verify-handles it can. */
+/* find-paths on the same share: (dev, ino) tells the impostor from the original. */
+static void test_renamed_same_share(void **state)
+{
+	renamed(state, "", "", false, 0);
+}
+
+/* With --migration-verify-handles the file handles tell. */
 static void test_renamed_verify_abort(void **state)
 {
 	renamed(state, "--migration-verify-handles", "", false, 0);
@@ -481,6 +487,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_migrate_find_paths),
 		T(test_migrate_file_handles),
+		T(test_renamed_same_share),
 		T(test_renamed_verify_abort),
 		T(test_renamed_verify_guest_error),
 		T(test_renamed_file_handles),

@@ -28,7 +28,8 @@ static void fill(struct migr_state *s)
 	memcpy(in.fh, "\1\2\3\4\5\6\7\10", 8);
 	s->session = (struct migr_session){ .initialized = true, .minor = 41,
 					    .flags = 0x123456789ull, .max_write = 1 << 20,
-					    .mode = MIGR_MODE_FILE_HANDLES };
+					    .mode = MIGR_MODE_FILE_HANDLES, .share_dev = 0x803,
+					    .share_ino = 2 };
 	assert_int_equal(migr_state_add_inode(s, &in), 0);
 	assert_int_equal(migr_state_add_inode(s, &dir), 0);
 	assert_int_equal(migr_state_add_handle(s, &h), 0);
@@ -56,6 +57,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(d.session.flags, 0x123456789ull);
 	assert_int_equal(d.session.max_write, 1 << 20);
 	assert_int_equal(d.session.mode, MIGR_MODE_FILE_HANDLES);
+	assert_int_equal(d.session.share_dev, 0x803);
+	assert_int_equal(d.session.share_ino, 2);
 	assert_int_equal(d.ninodes, 2);
 	assert_int_equal(d.inodes[0].nodeid, (1ull << 32) | 5);
 	assert_int_equal(d.inodes[0].nlookup, 3);
@@ -158,6 +161,35 @@ static void test_unknown_record_skipped(void **state)
 	free(nb);
 }
 
+/* A 1.0 stream (session record without the share's identity) still loads. */
+static void test_minor_1_0(void **state)
+{
+	static const uint8_t sess[] = { 1, 0, 0, 0, 41, 0, 0, 0, 0x34, 0x12, 0, 0, 0, 0, 0, 0,
+					0, 0, 0x10, 0, 0, 0, 0, 0 };
+	uint8_t buf[128];
+	size_t n = 0;
+	uint32_t crc;
+	struct migr_state d;
+
+	memcpy(buf, "VUFSMIGR\1\0\0\0\0\0\0\0", 16);
+	n = 16;
+	memcpy(buf + n, "\1\0\0\0\x18\0\0\0", 8);
+	n += 8;
+	memcpy(buf + n, sess, sizeof(sess));
+	n += sizeof(sess);
+	crc = migr_crc32(0, buf, n);
+	memcpy(buf + n, "\xff\xff\0\0\x08\0\0\0\1\0\0\0", 12);
+	n += 12;
+	for (int i = 0; i < 4; i++)
+		buf[n++] = (uint8_t)(crc >> (8 * i));
+	assert_int_equal(migr_state_decode(buf, n, &d, NULL, 0), 0);
+	assert_int_equal(d.session.minor, 41);
+	assert_int_equal(d.session.flags, 0x1234);
+	assert_int_equal(d.session.max_write, 1 << 20);
+	assert_int_equal(d.session.share_ino, 0);
+	migr_state_free(&d);
+}
+
 static void test_paths(void **state)
 {
 	assert_true(migr_path_ok("", 0));
@@ -218,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_and_flipped),
 		cmocka_unit_test(test_newer_major),
 		cmocka_unit_test(test_unknown_record_skipped),
+		cmocka_unit_test(test_minor_1_0),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_bad_add),
 		cmocka_unit_test(test_large),
