@@ -83,6 +83,13 @@ static void vufs_reset(void *opaque)
 	fuse_session_reset(dm->se);
 }
 
+static void vufs_quiesce(void *opaque)
+{
+	struct daemon *dm = opaque;
+
+	fuse_session_quiesce(dm->se);
+}
+
 /* Live migration (src/migr): every ring is stopped when these run. */
 static int vufs_state_save(void *opaque, uint8_t **buf, size_t *len)
 {
@@ -108,6 +115,7 @@ static const struct vu_dev_ops vufs_ops = {
 	.thread_init = vufs_thread_init,
 	.thread_fini = vufs_thread_fini,
 	.reset = vufs_reset,
+	.quiesce = vufs_quiesce,
 	.state = &vufs_state_ops,
 };
 

@@ -130,6 +130,19 @@ static void cancel_waiter(struct fuse_session *se, struct lock_waiter *w)
 	pthread_attr_destroy(&attr);
 }
 
+void fuse_session_quiesce(struct fuse_session *se)
+{
+	pthread_mutex_lock(&se->lock_mutex);
+	if (se->waiters)
+		log_info("rings stopping: %u waiting lock requests answered with EINTR",
+			 se->nwaiters);
+	for (struct lock_waiter *w = se->waiters; w; w = w->next)
+		__atomic_store_n(&w->cancelled, true, __ATOMIC_RELEASE);
+	while (signal_cancelled(se))
+		wait_resignal_period(se);
+	pthread_mutex_unlock(&se->lock_mutex);
+}
+
 void fuse_lock_cancel_all(struct fuse_session *se, bool wait)
 {
 	pthread_mutex_lock(&se->lock_mutex);

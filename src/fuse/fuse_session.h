@@ -60,6 +60,12 @@ int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse
 /* Allow asynchronous completion (blocking locks); without it SETLKW that would wait gets -ENOLCK. */
 void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, void *opaque);
 void fuse_session_free(struct fuse_session *se);
+/*
+ * Rings are stopping (e.g. for a live migration): every waiting SETLKW is
+ * answered now with EINTR (the guest's fcntl returns EINTR, as on a signal)
+ * instead of later on a ring that may be gone; returns once all are answered.
+ */
+void fuse_session_quiesce(struct fuse_session *se);
 /* Device reset: drop the guest's state; the next request must be INIT. */
 void fuse_session_reset(struct fuse_session *se);
 

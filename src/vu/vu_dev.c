@@ -806,7 +806,14 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 				msg->payload.state.index, false, &q);
 		if (err)
 			break;
-		/* Stop the ring; it restarts with the next SET_VRING_KICK. */
+		/*
+		 * Stop the ring; it restarts with the next SET_VRING_KICK. Requests
+		 * the device model still holds are finished first, while the rings
+		 * run: a stopped ring's state may be migrated, and a request popped
+		 * but never answered would be lost with it.
+		 */
+		if (q->running && d->ops->quiesce)
+			d->ops->quiesce(d->opaque);
 		queue_halt(q);
 		*has_reply = true;
 		reply->hdr.size = sizeof(struct vhost_vring_state);

@@ -64,6 +64,11 @@ struct vu_dev_ops {
 	void (*thread_fini)(void *opaque, void *ctx);
 	/* The frontend reset the device (RESET_OWNER/RESET_DEVICE); queues are stopped. */
 	void (*reset)(void *opaque);
+	/*
+	 * A ring is about to stop (GET_VRING_BASE): finish every request kept
+	 * with VU_HANDLE_ASYNC now (NULL: none are kept for long).
+	 */
+	void (*quiesce)(void *opaque);
 	/* Live migration: save and load the device state (NULL: not migratable). */
 	const struct vu_state_ops *state;
 };

@@ -222,7 +222,7 @@ static void test_migrate_session(void **state, const char *mode)
 	 * The lock: the source daemon still holds it until it exits; then the
 	 * destination takes it again. A host process sees it held throughout.
 	 */
-	fd = open(h_path(h, "d/a.txt"), O_RDWR);
+	fd = open(h_path(h, "d/a.txt"), O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(fcntl(fd, F_OFD_GETLK, &fl), 0);
 	assert_int_equal(fl.l_type, F_WRLCK);
@@ -349,6 +349,54 @@ static void test_confirm_paths(void **state)
 	rings_start(d.fe);
 	assert_int_equal(fe_fuse_getattr(d.fe, ea.nodeid, NULL, &at), -ESTALE);
 	assert_int_equal(fe_fuse_getattr(d.fe, FUSE_ROOT_ID, NULL, &at), 0);
+	src_exit(h);
+	adopt(h, &d);
+}
+
+/*
+ * A SETLKW waiting when the rings stop is answered (EINTR) before
+ * GET_VRING_BASE returns: nothing popped stays unanswered across the switch.
+ */
+static void test_waiting_lock_answered(void **state)
+{
+	struct h *h = *state;
+	struct fuse_entry_out ea;
+	struct fuse_open_out oa;
+	struct fe_fuse_call c;
+	struct fuse_lk_in in = { .lk = { .start = 0, .end = 9, .type = F_WRLCK, .pid = 42 } };
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
+	struct dst d;
+	uint8_t *st;
+	size_t stlen;
+	int fd;
+
+	start_src(h, "");
+	h_write_file(h, "a.txt", "0123456789", 10);
+	/* A host process holds it (close-on-exec: the daemons started later must not share it). */
+	fd = open(h_path(h, "a.txt"), O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+	H_OK(h, fe_fuse_lookup(h->fe, FUSE_ROOT_ID, "a.txt", &ea));
+	H_OK(h, fe_fuse_open(h->fe, ea.nodeid, O_RDWR, &oa));
+	in.fh = oa.fh;
+	in.owner = 0x99;
+	fe_fuse_call_init(&c, FUSE_SETLKW, ea.nodeid);
+	c.in[0] = (struct fe_fuse_buf){ &in, sizeof(in) };
+	c.nin = 1;
+	H_OK(h, fe_fuse_submit(h->fe, &c));
+	usleep(200 * 1000);
+	assert_false(c.done);
+	save(h, &st, &stlen);
+	/* Answered while the rings still ran: already in the used ring. */
+	assert_int_equal(fe_fuse_wait(h->fe, &c, 2000), -EINTR);
+	start_dst(h, "", &d);
+	assert_int_equal(fe_vu_state_load(d.fe, st, stlen), 0);
+	free(st);
+	rings_start(d.fe);
+	/* The guest retries on the destination: still held by the host process. */
+	assert_int_equal(setlk(d.fe, ea.nodeid, oa.fh, 0x99, F_WRLCK, 0, 9), -EAGAIN);
+	close(fd);
+	assert_int_equal(setlk(d.fe, ea.nodeid, oa.fh, 0x99, F_WRLCK, 0, 9), 0);
 	src_exit(h);
 	adopt(h, &d);
 }
@@ -492,6 +540,7 @@ int main(void)
 		T(test_renamed_verify_guest_error),
 		T(test_renamed_file_handles),
 		T(test_confirm_paths),
+		T(test_waiting_lock_answered),
 		T(test_refused_streams),
 		T(test_dirty_log),
 	};
