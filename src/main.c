@@ -203,6 +203,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_init(dm.cfg.log_level, dm.cfg.syslog);
+	/* name_to_handle_at/open_by_handle_at are allowed (seccomp, capability) only then. */
+	dm.cfg.migration.handles_allowed = need_file_handles(&dm.cfg);
 	for (unsigned i = 0; i < dm.cfg.nwarnings; i++)
 		log_warn("%s", dm.cfg.warnings[i]);
 	log_debug("options: cache %d, timeout %d, readdirplus %d, xattr %d, posix locks %d, "

@@ -103,7 +103,8 @@ static void save_inode(void *obj, uint64_t id, void *arg)
 		tmp = pt_mounts_open(&c->fs->mounts, in->mnt_id, in->fh, 0);
 		fd = tmp;
 	}
-	if (c->conf->mode == MIGR_MODE_FILE_HANDLES || c->conf->verify_handles) {
+	if ((c->conf->mode == MIGR_MODE_FILE_HANDLES || c->conf->verify_handles) &&
+	    c->conf->handles_allowed) {
 		if (in->fh) {
 			memcpy(mi.fh, in->fh->data, in->fh->bytes);
 			mi.fh_bytes = in->fh->bytes;
@@ -263,6 +264,10 @@ static int find_inode(struct load_ctx *c, const struct migr_inode *mi, const cha
 	if (mi->flags & MIGR_INODE_HAS_PATH) {
 		fd = open_path(c->fs->root->fd, mi->path);
 		*why = "its path cannot be opened";
+	} else if ((mi->flags & MIGR_INODE_HAS_FH) && !c->conf->handles_allowed) {
+		*why = "it comes as a file handle, and this vufsd does not use handles (start it "
+		       "with --migration-mode=file-handles)";
+		return -EPERM;
 	} else if ((mi->flags & MIGR_INODE_HAS_FH) && c->mount_fd >= 0) {
 		fd = open_handle(c, mi);
 		*why = "its file handle cannot be opened";
@@ -284,7 +289,8 @@ static int find_inode(struct load_ctx *c, const struct migr_inode *mi, const cha
 		close(fd);
 		return -ESTALE;
 	}
-	if ((mi->flags & MIGR_INODE_HAS_PATH) && (mi->flags & MIGR_INODE_HAS_FH)) {
+	if ((mi->flags & MIGR_INODE_HAS_PATH) && (mi->flags & MIGR_INODE_HAS_FH) &&
+	    c->conf->handles_allowed) {
 		struct pt_fh *fh = NULL;
 		uint64_t mnt;
 		int err = pt_fh_from_fd(fd, &fh, &mnt);

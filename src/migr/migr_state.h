@@ -65,6 +65,8 @@ struct migr_conf {
 	enum migr_on_error on_error;
 	bool verify_handles;
 	bool confirm_paths;
+	/* Set by the daemon: this process may make and open file handles (capability, seccomp). */
+	bool handles_allowed;
 };
 
 int migr_mode_parse(const char *s, enum migr_mode *out);

@@ -647,25 +647,28 @@ static int vu_dev_migration_msg(struct vu_dev *d, const struct vhost_user_msg *m
 		/* Bits 0-7: error (non-zero); bit 8: we use the fd we were given. */
 		reply->payload.u64 = VU_STATE_REPLY_NO_FD | 1;
 		err = expect(msg, sizeof(ds), nfds, 1);
-		if (err)
+		if (err) {
+			reply->payload.u64 = VU_STATE_REPLY_NO_FD | vu_state_status(err);
 			return err;
+		}
 		memcpy(&ds, &msg->payload.device_state, sizeof(ds));
 		if (ds.direction > VU_STATE_LOAD || ds.phase != VU_STATE_PHASE_STOPPED) {
 			log_err("vhost-user: SET_DEVICE_STATE_FD direction %u phase %u not supported",
 				ds.direction, ds.phase);
+			reply->payload.u64 = VU_STATE_REPLY_NO_FD | vu_state_status(-EINVAL);
 			return -EINVAL;
 		}
 		for (unsigned i = 0; i < d->max_queues; i++) {
 			if (d->queues[i].running) {
 				log_err("vhost-user: SET_DEVICE_STATE_FD while queue %u runs", i);
+				reply->payload.u64 = VU_STATE_REPLY_NO_FD | vu_state_status(-EBUSY);
 				return -EBUSY;
 			}
 		}
 		fd = fds[0];
 		fds[0] = -1;
 		err = vu_state_start(&d->state, d->ops->state, d->opaque, ds.direction, fd);
-		if (!err)
-			reply->payload.u64 = VU_STATE_REPLY_NO_FD;
+		reply->payload.u64 = VU_STATE_REPLY_NO_FD | vu_state_status(err);
 		return err;
 	}
 	default: /* CHECK_DEVICE_STATE */
@@ -674,7 +677,7 @@ static int vu_dev_migration_msg(struct vu_dev *d, const struct vhost_user_msg *m
 		reply->hdr.size = sizeof(uint64_t);
 		if (!err)
 			err = vu_state_check(&d->state, d->ops->state, d->opaque);
-		reply->payload.u64 = err ? 1 : 0;
+		reply->payload.u64 = vu_state_status(err);
 		return err;
 	}
 }

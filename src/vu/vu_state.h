@@ -27,6 +27,18 @@
 /* Reply bit: the backend did not return an fd and uses the one it was given. */
 #define VU_STATE_REPLY_NO_FD (1ull << 8)
 
+/*
+ * The status byte of a SET_DEVICE_STATE_FD or CHECK_DEVICE_STATE reply for
+ * result @err: 0 for success, else the errno (1..255), so the frontend sees
+ * which failure it was (the log says why).
+ */
+static inline uint64_t vu_state_status(int err)
+{
+	if (!err)
+		return 0;
+	return (-err > 0 && -err < 256) ? (uint64_t)-err : 255;
+}
+
 /* Largest state we read from the frontend (the stream format caps it too). */
 #define VU_STATE_MAX_BYTES (1ull << 30)
 
