@@ -191,6 +191,35 @@ static void visit_fn(void *obj, uint64_t id, void *arg)
 		assert_ptr_equal(idtable_remove(v->t, id), obj);
 }
 
+/* Live migration: ids claimed exactly; the gaps and retired ids never come back. */
+static void test_claim(void **state)
+{
+	struct idtable *t = *state;
+	uint64_t a = (7ull << 32) | 10, b = (3ull << 32) | 5, lost = (9ull << 32) | 12, id;
+
+	assert_int_equal(idtable_claim(t, a, &objs[1]), 0);
+	assert_ptr_equal(idtable_get(t, a), &objs[1]);
+	assert_int_equal(idtable_claim(t, a, &objs[2]), -EEXIST);
+	/* Below the highest claimed index (from the free list). */
+	assert_int_equal(idtable_claim(t, b, &objs[2]), 0);
+	assert_ptr_equal(idtable_get(t, b), &objs[2]);
+	/* Generation 0 (fixed ids), the reserve, and NULL are refused. */
+	assert_int_equal(idtable_claim(t, 5, &objs[3]), -EINVAL);
+	assert_int_equal(idtable_claim(t, (1ull << 32) | 1, &objs[3]), -EINVAL);
+	assert_int_equal(idtable_claim(t, (1ull << 32) | 20, NULL), -EINVAL);
+	/* A lost id is retired: never live, never handed out again. */
+	assert_int_equal(idtable_retire(t, lost), 0);
+	assert_null(idtable_get(t, lost));
+	assert_int_equal(t->used, 2);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(idtable_alloc(t, &objs[100 + i], &id), 0);
+		assert_true(id != a && id != b && id != lost);
+		assert_true((uint32_t)id >= 2);
+	}
+	assert_ptr_equal(idtable_get(t, a), &objs[1]);
+	assert_ptr_equal(idtable_get(t, b), &objs[2]);
+}
+
 static void test_foreach(void **state)
 {
 	struct idtable *t = *state;
@@ -232,6 +261,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_and_forged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
 	};
 
 	unit_log_init();
