@@ -70,6 +70,7 @@ struct pt_handle {
 	pthread_mutex_t dir_lock;
 	struct pt_lock_rec *locks; /* byte ranges this open file holds, with the guest pid */
 	unsigned nlocks, cap_locks;
+	int flock_held;            /* LOCK_SH or LOCK_EX held with flock() (live migration), or 0 */
 	char *dir_buf;        /* getdents64 results */
 	size_t dir_len;       /* valid bytes in dir_buf */
 	size_t dir_pos;       /* next unread record in dir_buf */

@@ -1134,6 +1134,12 @@ int pt_flock(struct pt_fs *fs, uint64_t fh, int op)
 	if (!h)
 		return -EBADF;
 	err = flock(h->fd, op) < 0 ? -errno : 0;
+	if (!err) {
+		/* Remembered so that a live migration can take it again (src/migr). */
+		pthread_mutex_lock(&h->dir_lock);
+		h->flock_held = op & (LOCK_SH | LOCK_EX);
+		pthread_mutex_unlock(&h->dir_lock);
+	}
 	pt_handle_put(fs, h);
 	return err;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -158,6 +159,14 @@ static void save_handle(void *obj, uint64_t id, void *arg)
 		struct migr_lock ml = { .fh = id, .kind = MIGR_LOCK_POSIX, .type = (uint32_t)r->type,
 					.start = r->start, .end = r->end, .owner = r->owner,
 					.pid = r->pid };
+
+		c->err = migr_state_add_lock(c->st, &ml);
+		c->stats->locks++;
+	}
+	if (h->flock_held && !c->err) {
+		struct migr_lock ml = { .fh = id, .kind = MIGR_LOCK_FLOCK,
+					.type = h->flock_held == LOCK_EX ? F_WRLCK : F_RDLCK,
+					.end = UINT64_MAX };
 
 		c->err = migr_state_add_lock(c->st, &ml);
 		c->stats->locks++;
@@ -368,6 +377,11 @@ static int add_lock_rec(struct pt_handle *h, const struct migr_lock *ml)
 	struct pt_lock_rec *v;
 
 	pthread_mutex_lock(&h->dir_lock);
+	if (ml->kind == MIGR_LOCK_FLOCK) {
+		h->flock_held = ml->type == F_WRLCK ? LOCK_EX : LOCK_SH;
+		pthread_mutex_unlock(&h->dir_lock);
+		return 0;
+	}
 	v = realloc(h->locks, (h->nlocks + 1) * sizeof(*v));
 	if (!v) {
 		pthread_mutex_unlock(&h->dir_lock);
@@ -383,6 +397,14 @@ static int add_lock_rec(struct pt_handle *h, const struct migr_lock *ml)
 
 static int take_lock(int fd, const struct migr_lock *ml)
 {
+	if (ml->kind == MIGR_LOCK_FLOCK) {
+		int op = (ml->type == F_WRLCK ? LOCK_EX : LOCK_SH) | LOCK_NB;
+
+		if (flock(fd, op) < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		return 0;
+	}
+
 	struct flock fl = {
 		.l_type = (short)ml->type,
 		.l_whence = SEEK_SET,
@@ -523,7 +545,7 @@ static int load_handles(struct load_ctx *c, struct relock *pending)
 
 			if (ml->fh != mh->fh)
 				continue;
-			if (ml->kind != MIGR_LOCK_POSIX || ml->type == F_UNLCK) {
+			if (ml->type == F_UNLCK) {
 				c->stats->lost_locks++;
 				continue;
 			}

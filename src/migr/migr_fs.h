@@ -27,10 +27,11 @@
  * handle, so a file renamed or replaced on the host between save and load
  * is never confused with another.
  *
- * Not migrated: flock() locks (not tracked per handle: logged), waiting
- * lock requests (the guest retries after the switch: they are cancelled
- * with EINTR on the source), DAX mappings (QEMU refuses to migrate a
- * device with shared memory regions).
+ * Locks (POSIX byte ranges and flock) are taken again on the destination;
+ * one the source daemon still holds (same host: until it exits) is retried
+ * by a helper thread for 30 s. Waiting lock requests are answered with
+ * EINTR before the rings stop (fuse_session_quiesce). Not migrated: DAX
+ * mappings (QEMU refuses to migrate a device with shared memory regions).
  */
 #ifndef VUFS_MIGR_FS_H
 #define VUFS_MIGR_FS_H

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -108,14 +109,32 @@ static void adopt(struct h *h, struct dst *d)
 	h->fe = d->fe;
 }
 
-static int setlk(struct fe *fe, uint64_t nodeid, uint64_t fh, uint64_t owner, uint32_t type,
-		 uint64_t start, uint64_t end)
+static int setlk_ex(struct fe *fe, uint64_t nodeid, uint64_t fh, uint64_t owner, uint32_t type,
+		    uint64_t start, uint64_t end, uint32_t lk_flags)
 {
-	struct fuse_lk_in in = { .fh = fh, .owner = owner,
+	struct fuse_lk_in in = { .fh = fh, .owner = owner, .lk_flags = lk_flags,
 				 .lk = { .start = start, .end = end, .type = type, .pid = 42 } };
 
 	return fe_fuse_raw(fe, FE_QUEUE_REQUEST, FUSE_SETLK, nodeid, &in, sizeof(in), NULL, 0,
 			   NULL);
+}
+
+static int setlk(struct fe *fe, uint64_t nodeid, uint64_t fh, uint64_t owner, uint32_t type,
+		 uint64_t start, uint64_t end)
+{
+	return setlk_ex(fe, nodeid, fh, owner, type, start, end, 0);
+}
+
+/* Is @path flock()ed by someone (a non-blocking try from this process)? */
+static bool flocked(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool held;
+
+	assert_true(fd >= 0);
+	held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
 }
 
 /* Read a directory from @off to the end; names appended to @seen (count in *@n). */
@@ -149,8 +168,8 @@ static void list_from(struct fe *fe, uint64_t nodeid, uint64_t fh, uint64_t off,
 static void test_migrate_session(void **state, const char *mode)
 {
 	struct h *h = *state;
-	struct fuse_entry_out ed, ea, ea2, el;
-	struct fuse_open_out oa, ol;
+	struct fuse_entry_out ed, ea, ea2, el, ef;
+	struct fuse_open_out oa, ol, of;
 	struct fuse_attr_out at;
 	struct dst d;
 	char seen[NLIST + 2][32], data[8192], back[8192], name[32], opt[96];
@@ -178,6 +197,11 @@ static void test_migrate_session(void **state, const char *mode)
 	assert_int_equal(ea.nodeid, ea2.nodeid);
 	H_OK(h, fe_fuse_open(h->fe, ea.nodeid, O_RDWR | O_APPEND, &oa));
 	H_OK(h, setlk(h->fe, ea.nodeid, oa.fh, 0x77, F_WRLCK, 0, 4095));
+	h_write_file(h, "d/f.txt", "flock", 5);
+	H_OK(h, fe_fuse_lookup(h->fe, ed.nodeid, "f.txt", &ef));
+	H_OK(h, fe_fuse_open(h->fe, ef.nodeid, O_RDONLY, &of));
+	H_OK(h, setlk_ex(h->fe, ef.nodeid, of.fh, 0x78, F_WRLCK, 0, 0, FUSE_LK_FLOCK));
+	assert_true(flocked(h_path(h, "d/f.txt")));
 	H_OK(h, fe_fuse_lookup(h->fe, FUSE_ROOT_ID, "list", &el));
 	H_OK(h, fe_fuse_opendir(h->fe, el.nodeid, 0, &ol));
 	/* Half-list: one small buffer's worth. */
@@ -243,6 +267,13 @@ static void test_migrate_session(void **state, const char *mode)
 	}
 	assert_int_equal(fl.l_type, F_WRLCK);
 	close(fd);
+	/* The flock too (the helper took it again once the source let go). */
+	for (int i = 0; i < 300 && !flocked(h_path(h, "d/f.txt")); i++)
+		usleep(10 * 1000);
+	assert_true(flocked(h_path(h, "d/f.txt")));
+	assert_int_equal(setlk_ex(d.fe, ef.nodeid, of.fh, 0x78, F_UNLCK, 0, 0, FUSE_LK_FLOCK), 0);
+	assert_false(flocked(h_path(h, "d/f.txt")));
+	assert_int_equal(fe_fuse_release(d.fe, ef.nodeid, of.fh, 0), 0);
 	/* The guest's owner can release it through the destination. */
 	assert_int_equal(setlk(d.fe, ea.nodeid, oa.fh, 0x77, F_UNLCK, 0, 4095), 0);
 	assert_int_equal(fe_fuse_release(d.fe, ea.nodeid, oa.fh, 0), 0);
