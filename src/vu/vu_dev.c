@@ -363,7 +363,7 @@ void vu_dev_fini(struct vu_dev *d)
 		pthread_mutex_destroy(&d->queues[i].lock);
 	}
 	close_fd(&d->backend_fd);
-	vu_mem_clear(&d->mem);
+	vu_mem_fini(&d->mem);
 	pthread_mutex_destroy(&d->err_lock);
 }
 
