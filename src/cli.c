@@ -34,6 +34,9 @@ enum {
 	OPT_SECCOMP,
 	OPT_MODCAPS,
 	OPT_RLIMIT_NOFILE,
+	OPT_TAG,
+	OPT_DAX_WINDOW,
+	OPT_DAX_MIN_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +60,9 @@ static const struct option long_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
+	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "dax-window", required_argument, NULL, OPT_DAX_WINDOW },
+	{ "dax-min-size", required_argument, NULL, OPT_DAX_MIN_SIZE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -90,6 +96,12 @@ static void usage(FILE *f)
 		"  --modcaps=+CAP:-CAP    keep more (+) or fewer (-) capabilities than the default\n"
 		"                         chown,dac_override,fowner,fsetid,setgid,setuid,mknod,setfcap\n"
 		"  --rlimit-nofile=N      set RLIMIT_NOFILE to N (default: soft = hard limit)\n"
+		"  --tag=TAG              the mount tag, answered from the device config space\n"
+		"                         (for frontends that ask: QEMU's vhost-user-test-device)\n"
+		"  --dax-window=SIZE      DAX cache window (shared memory region 0), a power of\n"
+		"                         two >= 2M, e.g. 1G; 0 = no DAX (default)\n"
+		"  --dax-min-size=SIZE    with mount -o dax=inode, files of at least SIZE use DAX\n"
+		"                         (default 1M)\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
@@ -109,6 +121,39 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	*out = v;
 	return 0;
 }
+
+/* A byte count with an optional K, M, G or T suffix (binary). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Largest DAX window: what x86-64 guests can place in their physical address space with room. */
+#define DAX_WINDOW_MAX (1ull << 40)
+#define DAX_WINDOW_MIN (2ull << 20)
 
 static int parse_cache(const char *s, enum fuse_cache_mode *out)
 {
@@ -139,6 +184,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 	cfg->killpriv_v2 = true;
 	cfg->sandbox = sb_mode_default(geteuid() == 0);
 	cfg->seccomp = SB_SECCOMP_KILL;
+	cfg->dax_min_size = 1ull << 20;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
@@ -223,6 +269,37 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_RLIMIT_NOFILE:
 			if (parse_ulong(optarg, ULONG_MAX, &cfg->rlimit_nofile) || !cfg->rlimit_nofile) {
 				fprintf(stderr, "vufsd: bad --rlimit-nofile '%s'\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_TAG:
+			if (!*optarg || strlen(optarg) > 36) {
+				fprintf(stderr, "vufsd: --tag needs 1 to 36 bytes, got %zu\n",
+					strlen(optarg));
+				return CLI_ERROR;
+			}
+			cfg->tag = optarg;
+			break;
+		case OPT_DAX_WINDOW:
+			if (parse_size(optarg, &cfg->dax_window)) {
+				fprintf(stderr, "vufsd: bad --dax-window '%s' (a size such as 1G)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			if (cfg->dax_window &&
+			    (cfg->dax_window < DAX_WINDOW_MIN || cfg->dax_window > DAX_WINDOW_MAX ||
+			     (cfg->dax_window & (cfg->dax_window - 1)))) {
+				fprintf(stderr,
+					"vufsd: --dax-window=%s must be 0 or a power of two from 2M "
+					"to 1T\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_DAX_MIN_SIZE:
+			if (parse_size(optarg, &cfg->dax_min_size)) {
+				fprintf(stderr, "vufsd: bad --dax-min-size '%s' (a size such as 1M)\n",
+					optarg);
 				return CLI_ERROR;
 			}
 			break;

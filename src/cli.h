@@ -7,6 +7,7 @@
 #define VUFS_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "fuse_session.h"
 #include "log.h"
@@ -30,6 +31,9 @@ struct vufs_config {
 	enum sb_seccomp seccomp;      /* --seccomp, default kill */
 	const char *modcaps;          /* --modcaps, NULL = none (checked by cli_parse) */
 	unsigned long rlimit_nofile;  /* --rlimit-nofile, 0 = raise soft to hard */
+	const char *tag;              /* --tag: config space tag (GET_CONFIG), NULL = none */
+	uint64_t dax_window;          /* --dax-window: DAX cache window bytes, 0 = no DAX */
+	uint64_t dax_min_size;        /* --dax-min-size: dax=inode maps files this large */
 };
 
 enum cli_result {

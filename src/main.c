@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <endian.h>
+#include <linux/virtio_fs.h>
 
 #include "cli.h"
 #include "fuse_session.h"
@@ -240,6 +242,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.dev = dev;
+	if (dm.cfg.tag) {
+		struct virtio_fs_config vc = { .num_request_queues = htole32(1) };
+
+		/* One request queue: QEMU's generic device gives us num_vqs=2 (hiprio + 1). */
+		memcpy(vc.tag, dm.cfg.tag, strlen(dm.cfg.tag)); /* <= 36 bytes (cli) */
+		vu_dev_set_config(dev, &vc, sizeof(vc));
+	}
+	vu_dev_set_shm_size(dev, dm.cfg.dax_window);
 	fuse_session_set_completion(dm.se, vufs_complete, &dm);
 	err = vu_dev_run(dev, sig_fd, listen_fd);
 	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;

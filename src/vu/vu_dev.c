@@ -32,6 +32,32 @@ uint64_t vu_dev_protocol_features(void)
 	       (1ull << VHOST_USER_PROTOCOL_F_STATUS);
 }
 
+uint64_t vu_dev_offered_protocol_features(const struct vu_dev *d)
+{
+	uint64_t f = vu_dev_protocol_features();
+
+	if (d->config_len)
+		f |= 1ull << VHOST_USER_PROTOCOL_F_CONFIG;
+	if (d->shm_size)
+		f |= 1ull << VHOST_USER_PROTOCOL_F_SHMEM;
+	return f;
+}
+
+int vu_dev_set_config(struct vu_dev *d, const void *config, size_t len)
+{
+	if (len > sizeof(d->config))
+		return -EINVAL;
+	memset(d->config, 0, sizeof(d->config));
+	memcpy(d->config, config, len);
+	d->config_len = (uint32_t)len;
+	return 0;
+}
+
+void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size)
+{
+	d->shm_size = size;
+}
+
 static bool has_feature(const struct vu_dev *d, unsigned bit)
 {
 	return d->features & (1ull << bit);
@@ -530,6 +556,40 @@ static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
 	return err;
 }
 
+/*
+ * GET_CONFIG: {offset, size, flags} plus size bytes; we answer the same
+ * window of our config space (zeros past its end). A failure is a reply
+ * with no payload (the spec's way; QEMU then reports the error).
+ */
+static int get_config(struct vu_dev *d, const struct vhost_user_msg *msg, unsigned nfds,
+		      struct vhost_user_msg *reply)
+{
+	struct vhost_user_config c;
+
+	reply->hdr.size = 0;
+	if (msg->hdr.size < VHOST_USER_CONFIG_HDR_SIZE || nfds) {
+		log_err("vhost-user: GET_CONFIG with %u bytes, %u fds", msg->hdr.size, nfds);
+		return -EINVAL;
+	}
+	memcpy(&c, &msg->payload.config, VHOST_USER_CONFIG_HDR_SIZE);
+	if (!d->config_len) {
+		log_err("vhost-user: GET_CONFIG but the device has no config space (no --tag)");
+		return -EOPNOTSUPP;
+	}
+	if (c.offset > VHOST_USER_MAX_CONFIG_SIZE || c.size > VHOST_USER_MAX_CONFIG_SIZE - c.offset ||
+	    msg->hdr.size != VHOST_USER_CONFIG_HDR_SIZE + c.size) {
+		log_err("vhost-user: GET_CONFIG offset %u size %u in a %u-byte message", c.offset,
+			c.size, msg->hdr.size);
+		return -EINVAL;
+	}
+	reply->payload.config.offset = c.offset;
+	reply->payload.config.size = c.size;
+	reply->payload.config.flags = 0;
+	memcpy(reply->payload.config.region, d->config + c.offset, c.size);
+	reply->hdr.size = VHOST_USER_CONFIG_HDR_SIZE + c.size;
+	return 0;
+}
+
 int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsigned nfds,
 		    struct vhost_user_msg *reply, bool *has_reply)
 {
@@ -558,7 +618,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		if (req == VHOST_USER_GET_FEATURES)
 			reply->payload.u64 = vu_dev_features();
 		else if (req == VHOST_USER_GET_PROTOCOL_FEATURES)
-			reply->payload.u64 = vu_dev_protocol_features();
+			reply->payload.u64 = vu_dev_offered_protocol_features(d);
 		else if (req == VHOST_USER_GET_QUEUE_NUM)
 			reply->payload.u64 = d->max_queues;
 		else if (req == VHOST_USER_GET_MAX_MEM_SLOTS)
@@ -576,7 +636,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		queues_start_all(d);
 		break;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
-		err = feature_bits(msg, nfds, vu_dev_protocol_features());
+		err = feature_bits(msg, nfds, vu_dev_offered_protocol_features(d));
 		if (!err)
 			d->protocol_features = msg->payload.u64;
 		break;
@@ -678,6 +738,20 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		close_fd(&d->backend_fd);
 		d->backend_fd = fds[0];
 		fds[0] = -1;
+		break;
+	case VHOST_USER_GET_CONFIG:
+		err = get_config(d, msg, nfds, reply);
+		*has_reply = true; /* a failure is an empty payload */
+		break;
+	case VHOST_USER_GET_SHMEM_CONFIG:
+		err = expect(msg, 0, nfds, 0);
+		if (err)
+			break;
+		*has_reply = true;
+		reply->hdr.size = sizeof(struct vhost_user_shmem_config);
+		memset(&reply->payload.shmem_config, 0, sizeof(reply->payload.shmem_config));
+		reply->payload.shmem_config.nregions = d->shm_size ? 1 : 0;
+		reply->payload.shmem_config.memory_sizes[0] = d->shm_size;
 		break;
 	case VHOST_USER_SET_STATUS:
 		err = expect(msg, sizeof(uint64_t), nfds, 0);

@@ -101,11 +101,19 @@ struct vu_dev {
 	void *opaque;
 	/* Protects every queue's err_fd: queue threads signal it, the control thread swaps it. */
 	pthread_mutex_t err_lock;
+	/* Device config space (GET_CONFIG), offered with PROTOCOL_F_CONFIG when set. */
+	uint8_t config[VHOST_USER_MAX_CONFIG_SIZE];
+	uint32_t config_len;
+	/* Shared memory region 0 (GET_SHMEM_CONFIG), offered with PROTOCOL_F_SHMEM when set. */
+	uint64_t shm_size;
 };
 
 /* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */
 uint64_t vu_dev_features(void);
 uint64_t vu_dev_protocol_features(void);
+
+/* Protocol features offered by this device (the above plus CONFIG, SHMEM when set up). */
+uint64_t vu_dev_offered_protocol_features(const struct vu_dev *d);
 
 /* Set up @d to serve connected socket @sock (not owned). Returns 0 or -errno. */
 int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu_dev_ops *ops,
@@ -138,6 +146,14 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
  */
 void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void *reply,
 		     size_t len);
+
+/*
+ * Before vu_dev_run: the device's config space (@len <= VHOST_USER_MAX_CONFIG_SIZE,
+ * answered to GET_CONFIG) and the size of its shared memory region 0
+ * (GET_SHMEM_CONFIG; 0 = none). Returns 0 or -EINVAL.
+ */
+int vu_dev_set_config(struct vu_dev *d, const void *config, size_t len);
+void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size);
 
 /* Mark the device broken (log @why once); queues stop processing. */
 void vu_dev_set_broken(struct vu_dev *d, const char *why);

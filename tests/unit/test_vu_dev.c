@@ -647,7 +647,7 @@ static void test_unknown(void **state)
 	struct fixture *f = *state;
 	static const uint32_t reqs[] = { VHOST_USER_NONE,         VHOST_USER_SET_LOG_BASE,
 					 VHOST_USER_SEND_RARP,    VHOST_USER_IOTLB_MSG,
-					 VHOST_USER_GET_CONFIG,   VHOST_USER_VRING_KICK,
+					 VHOST_USER_SET_CONFIG,   VHOST_USER_VRING_KICK,
 					 VHOST_USER_MAX,          1000,
 					 UINT32_MAX };
 
