@@ -53,6 +53,20 @@ int vu_dev_set_config(struct vu_dev *d, const void *config, size_t len)
 	return 0;
 }
 
+bool vu_dev_has_protocol_feature(const struct vu_dev *d, unsigned bit)
+{
+	return __atomic_load_n(&d->protocol_features, __ATOMIC_RELAXED) & (1ull << bit);
+}
+
+int vu_dev_backend_request(struct vu_dev *d, uint32_t req, const void *payload, uint32_t size,
+			   int fd)
+{
+	if (!vu_dev_has_protocol_feature(d, VHOST_USER_PROTOCOL_F_BACKEND_REQ) ||
+	    (fd >= 0 && !vu_dev_has_protocol_feature(d, VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD)))
+		return -EOPNOTSUPP;
+	return vu_backend_request(&d->backend, req, payload, size, fd);
+}
+
 void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size)
 {
 	d->shm_size = size;
@@ -354,7 +368,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	if (max_queues < 1 || max_queues > VU_MAX_QUEUES)
 		return -EINVAL;
 	d->sock = sock;
-	d->backend_fd = -1;
+	vu_backend_init(&d->backend);
 	d->max_queues = max_queues;
 	d->ops = ops;
 	d->opaque = opaque;
@@ -388,7 +402,7 @@ void vu_dev_fini(struct vu_dev *d)
 		close_fd(&d->queues[i].wake_fd);
 		pthread_mutex_destroy(&d->queues[i].lock);
 	}
-	close_fd(&d->backend_fd);
+	vu_backend_fini(&d->backend);
 	vu_mem_fini(&d->mem);
 	pthread_mutex_destroy(&d->err_lock);
 }
@@ -637,8 +651,11 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		break;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
 		err = feature_bits(msg, nfds, vu_dev_offered_protocol_features(d));
-		if (!err)
-			d->protocol_features = msg->payload.u64;
+		if (!err) {
+			__atomic_store_n(&d->protocol_features, msg->payload.u64, __ATOMIC_RELAXED);
+			vu_backend_set_reply_ack(&d->backend,
+						 has_protocol_feature(d, VHOST_USER_PROTOCOL_F_REPLY_ACK));
+		}
 		break;
 	case VHOST_USER_SET_OWNER:
 		err = expect(msg, 0, nfds, 0);
@@ -735,8 +752,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		err = expect(msg, 0, nfds, 1);
 		if (err)
 			break;
-		close_fd(&d->backend_fd);
-		d->backend_fd = fds[0];
+		vu_backend_set_fd(&d->backend, fds[0]);
 		fds[0] = -1;
 		break;
 	case VHOST_USER_GET_CONFIG:

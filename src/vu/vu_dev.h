@@ -20,6 +20,7 @@
 
 #include "vhost_user.h"
 #include "vq.h"
+#include "vu_backend.h"
 #include "vu_mem.h"
 
 /* Queues we offer (GET_QUEUE_NUM): virtio-fs hiprio + request queues. */
@@ -88,7 +89,7 @@ struct vu_queue {
 
 struct vu_dev {
 	int sock;
-	int backend_fd; /* SET_BACKEND_REQ_FD channel, -1 if none */
+	struct vu_backend backend; /* SET_BACKEND_REQ_FD channel */
 	uint64_t features;
 	uint64_t protocol_features;
 	uint8_t status;
@@ -154,6 +155,16 @@ void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void 
  */
 int vu_dev_set_config(struct vu_dev *d, const void *config, size_t len);
 void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size);
+
+/*
+ * Send a request on the backend channel and wait for its status (see
+ * vu_backend.h), from any thread. -EOPNOTSUPP unless the frontend
+ * negotiated BACKEND_REQ (and BACKEND_SEND_FD when @fd >= 0).
+ */
+int vu_dev_backend_request(struct vu_dev *d, uint32_t req, const void *payload, uint32_t size,
+			   int fd);
+/* Did the frontend negotiate protocol feature @bit? */
+bool vu_dev_has_protocol_feature(const struct vu_dev *d, unsigned bit);
 
 /* Mark the device broken (log @why once); queues stop processing. */
 void vu_dev_set_broken(struct vu_dev *d, const char *why);

@@ -467,7 +467,7 @@ static void test_fds_taken_or_closed(void **state)
 	fd = dup_fd(f->sv[1]);
 	assert_int_equal(dispatch(f, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &fd, 1), 0);
 	assert_true(unit_fd_open(fd));
-	assert_int_equal(f->d.backend_fd, fd);
+	assert_int_equal(f->d.backend.fd, fd);
 
 	/* Failed requests close what they were given. */
 	fd = dup_fd(f->kick);
