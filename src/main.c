@@ -24,6 +24,8 @@
 #include "pt.h"
 #include "sandbox.h"
 #include "vu_dev.h"
+#include "vu_shm.h"
+#include "fuse_dax.h"
 #include "vu_sock.h"
 
 struct daemon {
@@ -31,6 +33,7 @@ struct daemon {
 	struct pt_fs *fs;
 	struct fuse_session *se;
 	struct vu_dev *dev;
+	struct fuse_dax *dax; /* --dax-window */
 };
 
 static int vufs_handle(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
@@ -79,6 +82,52 @@ static void vufs_reset(void *opaque)
 	struct daemon *dm = opaque;
 
 	fuse_session_reset(dm->se);
+}
+
+/* DAX mappings go to the frontend over the backend channel. */
+static int vufs_dax_map(void *opaque, int fd, uint64_t foffset, uint64_t moffset, uint64_t len,
+			bool writable)
+{
+	struct daemon *dm = opaque;
+
+	return dm->dev ? vu_shm_map(dm->dev, fd, foffset, moffset, len, writable) : -ENOTCONN;
+}
+
+static int vufs_dax_unmap(void *opaque, uint64_t moffset, uint64_t len)
+{
+	struct daemon *dm = opaque;
+
+	return dm->dev ? vu_shm_unmap(dm->dev, moffset, len) : -ENOTCONN;
+}
+
+static const struct fuse_dax_ops vufs_dax_ops = {
+	.map = vufs_dax_map,
+	.unmap = vufs_dax_unmap,
+};
+
+/* Memory slots kept for guest RAM: every DAX range may cost the VMM one more. */
+#define DAX_RAM_SLOTS 16
+
+static int dax_setup(struct daemon *dm)
+{
+	struct fuse_dax_conf dc = {
+		.window = dm->cfg.dax_window,
+		.max_ranges = VU_MEM_MAX_SLOTS - DAX_RAM_SLOTS,
+		.min_size = dm->cfg.dax_min_size,
+	};
+	int err;
+
+	if (!dc.window)
+		return 0;
+	err = fuse_dax_new(&dc, &vufs_dax_ops, dm, &dm->dax);
+	if (err) {
+		log_err("cannot set up the DAX window: %s", strerror(-err));
+		return err;
+	}
+	fuse_session_set_dax(dm->se, dm->dax);
+	log_info("DAX window of %llu MiB, at most %u ranges mapped",
+		 (unsigned long long)(dc.window >> 20), dc.max_ranges);
+	return 0;
 }
 
 static const struct vu_dev_ops vufs_ops = {
@@ -213,6 +262,9 @@ int main(int argc, char **argv)
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;
+	err = dax_setup(&dm);
+	if (err)
+		goto out;
 	/* Last: nothing after this may need a system call outside the list. */
 	err = sb_seccomp_load(dm.cfg.seccomp);
 	if (err)
@@ -272,6 +324,7 @@ out:
 	if (sbr.proc_self_fd >= 0)
 		close(sbr.proc_self_fd);
 	fuse_session_free(dm.se);
+	fuse_dax_free(dm.dax);
 	pt_fs_free(dm.fs);
 	if (sig_fd >= 0)
 		close(sig_fd);

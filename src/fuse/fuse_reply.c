@@ -116,6 +116,7 @@ void fuse_fill_entry(const struct fuse_session *se, const struct pt_entry *e,
 	out->entry_valid = se->entry_timeout_s;
 	out->attr_valid = se->attr_timeout_s;
 	fuse_fill_attr(&e->st, &out->attr);
+	out->attr.flags |= fuse_dax_attr_flags(se, &e->st);
 }
 
 int fuse_reply_entry(struct fuse_req *req, const struct pt_entry *e)
@@ -158,5 +159,6 @@ int fuse_reply_attr(struct fuse_req *req, const struct stat *st)
 	memset(&ao, 0, sizeof(ao));
 	ao.attr_valid = req->se->attr_timeout_s;
 	fuse_fill_attr(st, &ao.attr);
+	ao.attr.flags |= fuse_dax_attr_flags(req->se, st);
 	return fuse_reply_buf(req, &ao, sizeof(ao));
 }
