@@ -105,8 +105,23 @@ static void queue_notify(struct vu_queue *q)
 		log_guest(LOG_LVL_WARN, "queue %u: call eventfd write failed: %m", q->index);
 }
 
+static bool queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem);
+
 /* Pop and serve everything available. Returns false once the device is broken. */
-static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem,
+			  struct vu_mem_reader *rd)
+{
+	struct vu_dev *d = q->dev;
+	bool ok;
+
+	vu_mem_read_enter(rd); /* guest pointers below stay valid until the leave */
+	ok = queue_serve(q, ctx, elem);
+	vu_mem_read_leave(rd);
+	vu_mem_maybe_reclaim(&d->mem);
+	return ok;
+}
+
+static bool queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem)
 {
 	struct vu_dev *d = q->dev;
 
@@ -147,11 +162,17 @@ static void *queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
 	struct vu_dev *d = q->dev;
+	struct vu_mem_reader *rd;
 	struct vq_elem *elem;
 	void *ctx = NULL;
 
+	if (vu_mem_reader_register(&d->mem, &rd)) {
+		vu_dev_set_broken(d, "no guest-memory reader slot for a queue");
+		return NULL;
+	}
 	elem = malloc(sizeof(*elem));
 	if (!elem) {
+		vu_mem_reader_unregister(&d->mem, rd);
 		vu_dev_set_broken(d, "out of memory starting a queue");
 		return NULL;
 	}
@@ -167,7 +188,7 @@ static void *queue_thread(void *arg)
 		eventfd_t v;
 		int r;
 
-		if (!queue_process(q, ctx, elem))
+		if (!queue_process(q, ctx, elem, rd))
 			break;
 		r = poll(pfd, q->poll_mode ? 1 : 2, q->poll_mode ? VU_POLL_MODE_MS : -1);
 		if (r < 0 && errno != EINTR) {
@@ -194,6 +215,7 @@ static void *queue_thread(void *arg)
 	if (d->ops->thread_fini)
 		d->ops->thread_fini(d->opaque, ctx);
 	free(elem);
+	vu_mem_reader_unregister(&d->mem, rd);
 	log_debug("queue %u: thread stopped at avail %u", q->index, q->vq.last_avail_idx);
 	return NULL;
 }
@@ -236,6 +258,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 	q->running = true;
 	/* Late completions that arrived while the queue was stopped. */
 	if (q->deferred) {
+		vu_mem_read_enter(q->compl_reader);
 		while (q->deferred) {
 			struct vu_deferred *df = q->deferred;
 
@@ -244,6 +267,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 				vu_dev_set_broken(d, "malformed chain on late completion");
 			free(df);
 		}
+		vu_mem_read_leave(q->compl_reader);
 		if (vq_should_notify(&q->vq))
 			queue_notify(q);
 	}
@@ -288,7 +312,11 @@ void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void 
 	q = &d->queues[qidx];
 	pthread_mutex_lock(&q->lock);
 	if (q->running && !__atomic_load_n(&d->broken, __ATOMIC_RELAXED)) {
-		int r = vq_complete_chain(&q->vq, head, reply, len);
+		int r;
+
+		vu_mem_read_enter(q->compl_reader);
+		r = vq_complete_chain(&q->vq, head, reply, len);
+		vu_mem_read_leave(q->compl_reader);
 
 		if (r == -EPROTO)
 			vu_dev_set_broken(d, "malformed chain on late completion");
@@ -382,6 +410,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 		q->kick_fd = q->call_fd = q->err_fd = -1;
 		q->enabled = true;
 		pthread_mutex_init(&q->lock, NULL);
+		vu_mem_reader_register(&d->mem, &q->compl_reader); /* 17 of 128 slots: cannot fail */
 		q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->wake_fd < 0) {
 			int err = -errno;
@@ -401,6 +430,7 @@ void vu_dev_fini(struct vu_dev *d)
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		close_fd(&d->queues[i].wake_fd);
 		pthread_mutex_destroy(&d->queues[i].lock);
+		vu_mem_reader_unregister(&d->mem, d->queues[i].compl_reader);
 	}
 	vu_backend_fini(&d->backend);
 	vu_mem_fini(&d->mem);
@@ -542,6 +572,34 @@ static int set_vring_fd(struct vu_dev *d, const struct vhost_user_msg *msg, int 
 	}
 }
 
+/* Does the region at @r's gpa (our mapping of it) hold a ring of a running queue? */
+static bool region_holds_rings(struct vu_dev *d, const struct vhost_user_mem_region *r)
+{
+	uint64_t len = 1;
+	void *hva;
+	char *start, *end;
+
+	if (vu_mem_gpa_to_hva(&d->mem, r->guest_phys_addr, &len, &hva))
+		return false;
+	start = hva;
+	end = start + r->memory_size;
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		const struct vu_queue *q = &d->queues[i];
+		const char *p[3];
+
+		if (!q->running)
+			continue;
+		p[0] = (const char *)q->vq.desc;
+		p[1] = (const char *)q->vq.avail;
+		p[2] = (const char *)q->vq.used;
+		for (int k = 0; k < 3; k++) {
+			if (p[k] >= start && p[k] < end)
+				return true;
+		}
+	}
+	return false;
+}
+
 static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds, unsigned nfds)
 {
 	struct vhost_user_mem_reg reg;
@@ -558,15 +616,25 @@ static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
 		log_err("vhost-user: ADD_MEM_REG with %u fds", nfds);
 		return -EINVAL;
 	}
-	queues_stop_all(d);
-	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG)
+	/*
+	 * No queue stops for this (see vu_dev.h): requests in flight keep the old
+	 * table until they finish. Only a region that holds a running ring is
+	 * different: the ring pointers were translated once, at start.
+	 */
+	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG) {
 		err = vu_mem_add(&d->mem, r, fds[0]);
-	else
+	} else {
+		bool rings = region_holds_rings(d, r);
+
+		if (rings)
+			queues_stop_all(d);
 		err = vu_mem_remove(&d->mem, r);
-	if (err == -ENOENT)
-		log_err("vhost-user: REM_MEM_REG of an unknown region gpa=0x%llx",
-			(unsigned long long)r->guest_phys_addr);
-	queues_start_all(d);
+		if (err == -ENOENT)
+			log_err("vhost-user: REM_MEM_REG of an unknown region gpa=0x%llx",
+				(unsigned long long)r->guest_phys_addr);
+		if (rings)
+			queues_start_all(d);
+	}
 	return err;
 }
 

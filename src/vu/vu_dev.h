@@ -6,10 +6,17 @@
  * struct vu_dev_ops). Knows nothing of FUSE.
  *
  * Threads and locking: the control thread (vu_dev_run/vu_dev_dispatch) owns
- * all configuration. It changes the memory table or a running queue only
- * after stopping the queue threads concerned (they finish the request in
- * hand first), so the request path takes no lock. Queue threads share only
- * the "broken" flag (atomic).
+ * all configuration. It changes a running queue only after stopping the
+ * queue threads concerned (they finish the request in hand first), so the
+ * request path takes no lock. Queue threads share only the "broken" flag
+ * (atomic). Guest memory regions are added and removed (ADD/REM_MEM_REG)
+ * without stopping anything: each queue thread is a vu_mem reader that
+ * enters a read section around each request, and a removed region stays
+ * mapped until no request that could see it is left (vu_mem.h). This is
+ * what keeps DAX from deadlocking: QEMU sends REM_MEM_REG and waits for our
+ * ack before it answers the SHMEM_UNMAP a queue thread is waiting for.
+ * Worker threads that serve requests off the queue thread must register
+ * their own reader and enter/leave a read section around each request.
  */
 #ifndef VUFS_VU_DEV_H
 #define VUFS_VU_DEV_H
@@ -78,6 +85,8 @@ struct vu_queue {
 	 */
 	pthread_mutex_t lock;
 	struct vu_deferred *deferred; /* completions that arrived while stopped */
+	/* Guest-memory reader for late completions (used under @lock). */
+	struct vu_mem_reader *compl_reader;
 
 	/* The running thread, if any. */
 	bool running;

@@ -85,6 +85,7 @@ static bool retired_done(const struct vu_mem *m, const struct vu_mem_retired *rt
 static void reclaim_locked(struct vu_mem *m)
 {
 	struct vu_mem_retired **pp = &m->retired;
+	unsigned left = 0;
 
 	while (*pp) {
 		struct vu_mem_retired *rt = *pp;
@@ -94,8 +95,16 @@ static void reclaim_locked(struct vu_mem *m)
 			retired_free(rt);
 		} else {
 			pp = &rt->next;
+			left++;
 		}
 	}
+	__atomic_store_n(&m->npending, left, __ATOMIC_RELAXED);
+}
+
+void vu_mem_maybe_reclaim(struct vu_mem *m)
+{
+	if (__atomic_load_n(&m->npending, __ATOMIC_RELAXED))
+		vu_mem_reclaim(m);
 }
 
 void vu_mem_reclaim(struct vu_mem *m)
@@ -269,8 +278,13 @@ int vu_mem_add(struct vu_mem *m, const struct vhost_user_mem_region *r, int fd)
 	map_size = r->mmap_offset + r->memory_size;
 	if (map_size > SIZE_MAX)
 		return -EINVAL;
-	/* A region past the end of its file would SIGBUS on first touch. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < map_size) {
+	/*
+	 * A region past the end of its file would SIGBUS on first touch. Past the
+	 * end within the last page is fine: DAX maps files up to their end
+	 * rounded to a page, and QEMU announces those mappings as regions.
+	 */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (((uint64_t)st.st_size + 4095) & ~4095ull) < map_size) {
 		log_err("mem: region of %llu bytes at offset %llu exceeds its %lld-byte file",
 			(unsigned long long)r->memory_size, (unsigned long long)r->mmap_offset,
 			(long long)st.st_size);

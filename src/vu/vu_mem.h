@@ -73,6 +73,7 @@ struct vu_mem {
 	pthread_mutex_t lock;     /* the reader registry and the retired list */
 	struct vu_mem_reader readers[VU_MEM_MAX_READERS];
 	struct vu_mem_retired *retired; /* waiting for readers to move on */
+	unsigned npending;              /* atomic: entries in @retired */
 };
 
 void vu_mem_init(struct vu_mem *m);
@@ -96,6 +97,8 @@ int vu_mem_region_at(const struct vu_mem *m, unsigned i, struct vu_mem_region *o
 
 /* Free what no reader can see any more (also done by every change). */
 void vu_mem_reclaim(struct vu_mem *m);
+/* Same, but only if something waits (one atomic load otherwise): after a read section. */
+void vu_mem_maybe_reclaim(struct vu_mem *m);
 /* Retired tables/mappings not yet freed (tests). */
 unsigned vu_mem_pending(struct vu_mem *m);
 

@@ -472,6 +472,22 @@ static void test_reader_defers_unmap(void **state)
 	assert_int_equal(vu_mem_pending(&f->m), 0);
 }
 
+/* A file-backed region may end inside the file's last page, not past it (SIGBUS). */
+static void test_region_past_eof(void **state)
+{
+	struct fixture *f = *state;
+	int fd = unit_memfd(5000);
+	struct vhost_user_mem_region r = reg(0x0, 8192, 0x400000, 0);
+
+	(void)f;
+	assert_int_equal(vu_mem_add(&f->m, &r, fd), 0);
+	r = reg(0x10000, 4096, 0x500000, 8192);
+	assert_int_equal(vu_mem_add(&f->m, &r, fd), -EINVAL);
+	r = reg(0x10000, 12288, 0x500000, 0);
+	assert_int_equal(vu_mem_add(&f->m, &r, fd), -EINVAL);
+	close(fd);
+}
+
 static void test_reader_slots(void **state)
 {
 	struct fixture *f = *state;
@@ -498,6 +514,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_slots_sorted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_defers_unmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_past_eof, setup, teardown),
 	};
 
 	unit_log_init();
