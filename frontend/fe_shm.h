@@ -8,7 +8,7 @@
  * backend channel (SET_BACKEND_REQ_FD) and serves it from a thread:
  * SHMEM_MAP/SHMEM_UNMAP (QEMU 11) or FS_MAP/FS_UNMAP (cloud-hypervisor)
  * mmap the file into the window / unmap it. As QEMU does, a mapping longer
- * than the file (past its last page) or not writable is refused, and each
+ * than the file (even within its last page) or not writable is refused, and each
  * mapping is announced to the backend as a guest memory region: after the
  * MAP reply ADD_MEM_REG, and for an unmap REM_MEM_REG, acknowledged,
  * *before* the UNMAP reply (the order that deadlocks a backend which stops

@@ -51,13 +51,16 @@ uint8_t *fe_shm_window(struct fe_shm *s)
 
 bool fe_shm_mapped(struct fe_shm *s, uint64_t off, uint64_t len)
 {
-	bool r = false;
+	bool r = true;
 
 	pthread_mutex_lock(&s->lock);
-	for (unsigned i = 0; i < s->nmaps; i++) {
-		if (off >= s->maps[i].off && len <= s->maps[i].len &&
-		    off - s->maps[i].off <= s->maps[i].len - len)
-			r = true;
+	/* Every page of the range is in some mapping. */
+	for (uint64_t p = off & ~(uint64_t)(FE_PAGE_SIZE - 1); r && p < off + len; p += FE_PAGE_SIZE) {
+		bool in = false;
+
+		for (unsigned i = 0; i < s->nmaps && !in; i++)
+			in = p >= s->maps[i].off && p - s->maps[i].off < s->maps[i].len;
+		r = in;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -98,9 +101,8 @@ static int map_one(struct fe_shm *s, int fd, uint64_t foffset, uint64_t off, uin
 		return -EINVAL;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return -EBADF;
-	/* QEMU: "backing store size ... is too small for 'size' option". */
-	if ((((uint64_t)st.st_size + FE_PAGE_SIZE - 1) & ~(uint64_t)(FE_PAGE_SIZE - 1)) <
-	    foffset + len)
+	/* QEMU 11.1: "backing store size ... is too small for 'size' option", even within a page. */
+	if ((uint64_t)st.st_size < foffset || (uint64_t)st.st_size - foffset < len)
 		return -EINVAL;
 	for (unsigned i = 0; i < s->nmaps; i++) {
 		if (s->maps[i].off < off + len && off < s->maps[i].off + s->maps[i].len)

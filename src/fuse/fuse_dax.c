@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fuse_buf.h"
@@ -24,8 +26,17 @@ struct dax_range {
 	int fd;                /* our own fd of the file, read/write */
 	bool writable;
 	unsigned npieces;
-	/* Piece i maps [i ? end[i-1] : 0, end[i]) of the range (relative offsets). */
+	/* Piece i maps [i ? end[i-1] : 0, end[i]) of the range (relative offsets): whole pages of the file. */
 	uint64_t end[FUSE_DAX_MAX_PIECES];
+	/*
+	 * The file's last partial page, when the range reaches it. The VMM refuses
+	 * to map a file past its end, even within the last page, so that page is
+	 * a page-sized copy (a memfd) mapped right after the pieces. A writable
+	 * range's copy is written back to the file (its @tail_bytes only) on
+	 * FLUSH, FSYNC, unmap and before the file changes size.
+	 */
+	int tail_fd;          /* -1: none */
+	uint64_t tail_bytes;  /* file bytes in the copy */
 };
 
 struct dax_stale {
@@ -43,6 +54,8 @@ struct fuse_dax {
 	unsigned nstale, stale_cap;
 	struct fuse_dax_stats st;
 };
+
+static int tail_writeback(struct dax_range *r);
 
 int fuse_dax_new(const struct fuse_dax_conf *conf, const struct fuse_dax_ops *ops, void *opaque,
 		 struct fuse_dax **out)
@@ -72,8 +85,12 @@ void fuse_dax_free(struct fuse_dax *dx)
 {
 	if (!dx)
 		return;
-	for (unsigned i = 0; i < dx->n; i++)
+	for (unsigned i = 0; i < dx->n; i++) {
+		tail_writeback(&dx->r[i]);
+		if (dx->r[i].tail_fd >= 0)
+			close(dx->r[i].tail_fd);
 		close(dx->r[i].fd);
+	}
 	pthread_mutex_destroy(&dx->lock);
 	free(dx->stale);
 	free(dx->r);
@@ -95,7 +112,7 @@ static uint64_t mapped(const struct dax_range *r)
 	return r->npieces ? r->end[r->npieces - 1] : 0;
 }
 
-/* What of @r the frontend may map for a file of @size bytes: up to EOF rounded to a page. */
+/* What of @r maps whole pages of a file of @size bytes (the rest, if any, is the tail copy). */
 static uint64_t want_len(const struct dax_range *r, uint64_t size)
 {
 	uint64_t w;
@@ -105,7 +122,20 @@ static uint64_t want_len(const struct dax_range *r, uint64_t size)
 	w = size - r->foffset;
 	if (w >= r->len)
 		return r->len;
-	return (w + FUSE_DAX_ALIGN - 1) & ~(FUSE_DAX_ALIGN - 1);
+	return w & ~(FUSE_DAX_ALIGN - 1);
+}
+
+/* Bytes of a partial last page inside @r for a file of @size bytes (0: none). */
+static uint64_t tail_len(const struct dax_range *r, uint64_t size)
+{
+	uint64_t w;
+
+	if (size <= r->foffset)
+		return 0;
+	w = size - r->foffset;
+	if (w >= r->len)
+		return 0;
+	return w & (FUSE_DAX_ALIGN - 1);
 }
 
 static int file_size(int fd, uint64_t *size)
@@ -182,10 +212,85 @@ static void stale_clear(struct fuse_dax *dx, uint64_t moffset, uint64_t len)
 	}
 }
 
+/* Write a writable range's tail copy back to the file. */
+static int tail_writeback(struct dax_range *r)
+{
+	uint8_t buf[FUSE_DAX_ALIGN];
+	struct iovec v = { buf, (size_t)r->tail_bytes };
+	ssize_t n;
+
+	if (r->tail_fd < 0 || !r->writable || !r->tail_bytes)
+		return 0;
+	n = preadv(r->tail_fd, &v, 1, 0);
+	if (n != (ssize_t)r->tail_bytes)
+		return n < 0 ? -errno : -EIO;
+	n = pwritev(r->fd, &v, 1, (off_t)(r->foffset + mapped(r)));
+	if (n != (ssize_t)r->tail_bytes)
+		return n < 0 ? -errno : -EIO;
+	return 0;
+}
+
+/* Write back and unmap the tail copy. Returns the unmap's error. */
+static int tail_drop(struct fuse_dax *dx, struct dax_range *r)
+{
+	int err, werr;
+
+	if (r->tail_fd < 0)
+		return 0;
+	werr = tail_writeback(r);
+	if (werr)
+		log_err("dax: writing back the last page of nodeid %llu failed: %s",
+			(unsigned long long)r->nodeid, strerror(-werr));
+	err = do_unmap(dx, r->moffset + mapped(r), FUSE_DAX_ALIGN);
+	if (err)
+		stale_add(dx, r->moffset + mapped(r), FUSE_DAX_ALIGN);
+	close(r->tail_fd);
+	r->tail_fd = -1;
+	r->tail_bytes = 0;
+	return err;
+}
+
+/* Map a copy of the file's @bytes-long last page right after the pieces. */
+static int tail_map(struct fuse_dax *dx, struct dax_range *r, uint64_t bytes)
+{
+	uint8_t buf[FUSE_DAX_ALIGN];
+	struct iovec v = { buf, (size_t)bytes };
+	ssize_t n;
+	int fd, err;
+
+	fd = memfd_create("vufs-dax-tail", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, FUSE_DAX_ALIGN) < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	n = preadv(r->fd, &v, 1, (off_t)(r->foffset + mapped(r)));
+	if (n >= 0 && (uint64_t)n < bytes)
+		bytes = (uint64_t)n; /* shrank meanwhile */
+	v.iov_len = (size_t)bytes;
+	if (n < 0 || pwritev(fd, &v, 1, 0) != (ssize_t)bytes) {
+		err = n < 0 ? -errno : -EIO;
+		goto err_close;
+	}
+	err = dx->ops->map(dx->opaque, fd, 0, r->moffset + mapped(r), FUSE_DAX_ALIGN, r->writable);
+	dx->st.maps++;
+	if (err) {
+		dx->st.failures++;
+		goto err_close;
+	}
+	r->tail_fd = fd;
+	r->tail_bytes = bytes;
+	return 0;
+err_close:
+	close(fd);
+	return err;
+}
+
 /* Unmap every piece of @r; a failed one is remembered as stale. Returns the first error. */
 static int unmap_all(struct fuse_dax *dx, struct dax_range *r)
 {
-	int first = 0;
+	int first = tail_drop(dx, r);
 
 	for (unsigned i = 0; i < r->npieces; i++) {
 		uint64_t s = piece_start(r, i);
@@ -219,6 +324,8 @@ static unsigned lower_bound(const struct fuse_dax *dx, uint64_t moffset)
 
 static void range_drop(struct fuse_dax *dx, unsigned pos)
 {
+	if (dx->r[pos].tail_fd >= 0)
+		close(dx->r[pos].tail_fd);
 	close(dx->r[pos].fd);
 	memmove(&dx->r[pos], &dx->r[pos + 1], (dx->n - pos - 1) * sizeof(dx->r[0]));
 	__atomic_store_n(&dx->n, dx->n - 1, __ATOMIC_RELEASE);
@@ -237,7 +344,7 @@ int fuse_dax_setup(struct fuse_dax *dx, int fd, uint64_t nodeid, uint64_t foffse
 		   uint64_t moffset, bool writable)
 {
 	struct dax_range nr = { .moffset = moffset, .len = len, .foffset = foffset,
-				.nodeid = nodeid, .fd = fd, .writable = writable };
+				.nodeid = nodeid, .fd = fd, .writable = writable, .tail_fd = -1 };
 	uint64_t size = 0, want;
 	unsigned pos;
 	int err = check_range(dx, moffset, len);
@@ -287,6 +394,13 @@ int fuse_dax_setup(struct fuse_dax *dx, int fd, uint64_t nodeid, uint64_t foffse
 			goto out_close;
 		nr.end[0] = want;
 		nr.npieces = 1;
+	}
+	if (tail_len(&nr, size)) {
+		err = tail_map(dx, &nr, tail_len(&nr, size));
+		if (err) {
+			unmap_all(dx, &nr);
+			goto out_close;
+		}
 	}
 	memmove(&dx->r[pos + 1], &dx->r[pos], (dx->n - pos) * sizeof(dx->r[0]));
 	dx->r[pos] = nr;
@@ -387,10 +501,16 @@ void fuse_dax_file_changed(struct fuse_dax *dx, uint64_t nodeid)
 		if (r->nodeid != nodeid || file_size(r->fd, &size))
 			continue;
 		want = want_len(r, size);
+		if (want == mapped(r) && tail_len(r, size) == r->tail_bytes)
+			continue;
+		/* The size changed: the tail copy is no longer the last page. */
+		tail_drop(dx, r);
 		if (want > mapped(r))
 			extend(dx, r, want);
 		else if (want < mapped(r))
 			shrink(dx, r, want); /* truncated on the host: too late to be safe, but limit it */
+		if (want == mapped(r) && tail_len(r, size))
+			tail_map(dx, r, tail_len(r, size));
 	}
 	pthread_mutex_unlock(&dx->lock);
 }
@@ -409,11 +529,26 @@ int fuse_dax_before_truncate(struct fuse_dax *dx, uint64_t nodeid, uint64_t size
 		if (r->nodeid != nodeid)
 			continue;
 		want = want_len(r, size);
-		if (want < mapped(r))
+		/* The tail goes (written back first); the new one is mapped after the truncation. */
+		if (r->tail_fd >= 0 && (want < mapped(r) || tail_len(r, size) != r->tail_bytes))
+			err = tail_drop(dx, r);
+		if (!err && want < mapped(r))
 			err = shrink(dx, r, want);
 	}
 	pthread_mutex_unlock(&dx->lock);
 	return err;
+}
+
+void fuse_dax_flush(struct fuse_dax *dx, uint64_t nodeid)
+{
+	if (!__atomic_load_n(&dx->n, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&dx->lock);
+	for (unsigned i = 0; i < dx->n; i++) {
+		if (dx->r[i].nodeid == nodeid)
+			tail_writeback(&dx->r[i]);
+	}
+	pthread_mutex_unlock(&dx->lock);
 }
 
 void fuse_dax_reset(struct fuse_dax *dx)
@@ -424,6 +559,11 @@ void fuse_dax_reset(struct fuse_dax *dx)
 
 		for (unsigned k = 0; k < r->npieces; k++)
 			stale_add(dx, r->moffset + piece_start(r, k), r->end[k] - piece_start(r, k));
+		if (r->tail_fd >= 0) {
+			tail_writeback(r);
+			stale_add(dx, r->moffset + mapped(r), FUSE_DAX_ALIGN);
+			close(r->tail_fd);
+		}
 		close(r->fd);
 	}
 	if (dx->n)
@@ -526,4 +666,10 @@ void fuse_dax_changed(struct fuse_req *req, uint64_t nodeid)
 {
 	if (req->se->dax)
 		fuse_dax_file_changed(req->se->dax, nodeid);
+}
+
+void fuse_dax_sync(struct fuse_req *req, uint64_t nodeid)
+{
+	if (req->se->dax)
+		fuse_dax_flush(req->se->dax, nodeid);
 }

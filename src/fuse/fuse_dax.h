@@ -24,6 +24,13 @@
  * (that would be SIGBUS). A host-side truncation under a mapping cannot be
  * prevented (the same hazard as any shared mapping of a file).
  *
+ * The VMM (QEMU 11.1) refuses to map a file past its end even within the
+ * last page, so a partial last page is mapped from a page-sized copy (a
+ * memfd). Reads see the file's bytes as of the mapping (or of its last size
+ * change); stores into it by the guest reach the file on FLUSH, FSYNC,
+ * unmap and before a size change (close-to-open, for that page only); a
+ * host write into that page without a size change is not seen until then.
+ *
  * Reset and disconnect drop the record without asking the frontend (the
  * control thread must never wait on the backend channel); what was mapped
  * is remembered as "stale" and unmapped before that part of the window is
@@ -88,6 +95,9 @@ void fuse_dax_file_changed(struct fuse_dax *dx, uint64_t nodeid);
  * 0 or the transport's errno (the truncation must not go ahead then).
  */
 int fuse_dax_before_truncate(struct fuse_dax *dx, uint64_t nodeid, uint64_t size);
+
+/* Write the copies of @nodeid's last partial page back to the file (FLUSH, FSYNC). */
+void fuse_dax_flush(struct fuse_dax *dx, uint64_t nodeid);
 
 /* Forget every range (reset, new session): no frontend request; they become stale. */
 void fuse_dax_reset(struct fuse_dax *dx);

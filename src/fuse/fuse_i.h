@@ -89,6 +89,8 @@ void do_removemapping(struct fuse_req *req, struct fuse_buf *in);
 uint32_t fuse_dax_attr_flags(const struct fuse_session *se, const struct stat *st);
 /* @nodeid may have changed size: keep its DAX mappings to its end. */
 void fuse_dax_changed(struct fuse_req *req, uint64_t nodeid);
+/* FLUSH/FSYNC of @nodeid: write DAX tail copies back. */
+void fuse_dax_sync(struct fuse_req *req, uint64_t nodeid);
 
 /* Room for a reply payload after the fuse_out_header. */
 static inline size_t fuse_reply_room(const struct fuse_req *req)

@@ -631,6 +631,8 @@ static void do_fsync(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err && req->in.opcode == FUSE_FSYNC)
+		fuse_dax_sync(req, req->in.nodeid); /* a DAX tail copy goes to the file first */
 	if (!err) {
 		datasync = arg.fsync_flags & FUSE_FSYNC_FDATASYNC;
 		err = req->in.opcode == FUSE_FSYNCDIR ? pt_fsyncdir(req->se->fs, arg.fh, datasync)
@@ -645,8 +647,10 @@ static void do_flush(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
-	if (!err)
+	if (!err) {
+		fuse_dax_sync(req, req->in.nodeid);
 		err = pt_flush(req->se->fs, arg.fh, arg.lock_owner);
+	}
 	fuse_reply_err(req, err);
 }
 

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+
 #include "fuse_dax.h"
 #include "unit.h"
 
@@ -20,6 +22,7 @@ struct call {
 	char op; /* 'm' or 'u' */
 	uint64_t foffset, moffset, len;
 	bool writable;
+	uint8_t head[8]; /* the first bytes mapped */
 };
 
 struct fixture {
@@ -28,6 +31,7 @@ struct fixture {
 	unsigned ncalls;
 	int fail; /* the transport's answer */
 	int fds_before;
+	int tailfd; /* a dup of the last tail copy mapped (memfd), -1 if none */
 };
 
 static int stub_map(void *opaque, int fd, uint64_t foffset, uint64_t moffset, uint64_t len,
@@ -35,9 +39,18 @@ static int stub_map(void *opaque, int fd, uint64_t foffset, uint64_t moffset, ui
 {
 	struct fixture *f = opaque;
 
+	struct call *c;
+
 	assert_true(unit_fd_open(fd));
 	assert_true(f->ncalls < 64);
-	f->calls[f->ncalls++] = (struct call){ 'm', foffset, moffset, len, writable };
+	c = &f->calls[f->ncalls++];
+	*c = (struct call){ 'm', foffset, moffset, len, writable, { 0 } };
+	assert_true(pread(fd, c->head, sizeof(c->head), (off_t)foffset) >= 0);
+	if (!f->fail && len == 4096 && fcntl(fd, F_GET_SEALS) >= 0) { /* a memfd: the tail copy */
+		if (f->tailfd >= 0)
+			close(f->tailfd);
+		f->tailfd = dup(fd);
+	}
 	return f->fail;
 }
 
@@ -46,7 +59,7 @@ static int stub_unmap(void *opaque, uint64_t moffset, uint64_t len)
 	struct fixture *f = opaque;
 
 	assert_true(f->ncalls < 64);
-	f->calls[f->ncalls++] = (struct call){ 'u', 0, moffset, len, false };
+	f->calls[f->ncalls++] = (struct call){ 'u', 0, moffset, len, false, { 0 } };
 	return f->fail;
 }
 
@@ -58,6 +71,7 @@ static int setup(void **state)
 	struct fuse_dax_conf c = { .window = WINDOW, .max_ranges = MAXR, .min_size = MiB };
 
 	f->fds_before = unit_count_fds();
+	f->tailfd = -1;
 	assert_int_equal(fuse_dax_new(&c, &ops, f, &f->dx), 0);
 	*state = f;
 	return 0;
@@ -68,6 +82,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	fuse_dax_free(f->dx);
+	if (f->tailfd >= 0)
+		close(f->tailfd);
 	assert_int_equal(unit_count_fds(), f->fds_before); /* every range's fd closed */
 	free(f);
 	return 0;
@@ -101,28 +117,66 @@ static void test_new_rejects(void **state)
 	assert_int_equal(fuse_dax_new(&c, &ops, NULL, &dx), -EINVAL);
 }
 
-/* A 2 MiB range of a 5000-byte file maps two pages: the frontend refuses more than the file. */
+/*
+ * A 2 MiB range of a 5000-byte file: the whole first page from the file, the
+ * partial second page from a copy (the frontend maps nothing past the file's end).
+ */
 static void test_setup_maps_to_eof(void **state)
 {
 	struct fixture *f = *state;
 	struct fuse_dax_stats st;
+	int fd = file(5000);
 
-	assert_int_equal(fuse_dax_setup(f->dx, file(5000), 7, 0, 2 * MiB, 4 * MiB, false), 0);
-	assert_int_equal(f->ncalls, 1);
-	expect_call(f, 0, 'm', 4 * MiB, 8192);
+	assert_int_equal(pwrite(fd, "tailbyte", 8, 4096), 8);
+	assert_int_equal(fuse_dax_setup(f->dx, fd, 7, 0, 2 * MiB, 4 * MiB, false), 0);
+	assert_int_equal(f->ncalls, 2);
+	expect_call(f, 0, 'm', 4 * MiB, 4096);
 	assert_int_equal(f->calls[0].foffset, 0);
 	assert_false(f->calls[0].writable);
+	expect_call(f, 1, 'm', 4 * MiB + 4096, 4096);
+	assert_memory_equal(f->calls[1].head, "tailbyte", 8);
 	/* A range wholly inside a big file maps whole, at its file offset. */
 	assert_int_equal(fuse_dax_setup(f->dx, file(8 * MiB), 8, 2 * MiB, 2 * MiB, 0, true), 0);
-	expect_call(f, 1, 'm', 0, 2 * MiB);
-	assert_int_equal(f->calls[1].foffset, 2 * MiB);
-	assert_true(f->calls[1].writable);
+	expect_call(f, 2, 'm', 0, 2 * MiB);
+	assert_int_equal(f->calls[2].foffset, 2 * MiB);
+	assert_true(f->calls[2].writable);
 	/* A range past the end of the file maps nothing yet. */
 	assert_int_equal(fuse_dax_setup(f->dx, file(4096), 9, 2 * MiB, 2 * MiB, 2 * MiB, true), 0);
-	assert_int_equal(f->ncalls, 2);
+	assert_int_equal(f->ncalls, 3);
 	fuse_dax_get_stats(f->dx, &st);
 	assert_int_equal(st.ranges, 3);
-	assert_int_equal(st.maps, 2);
+	assert_int_equal(st.maps, 3);
+	/* Unmapping the first range unmaps its copy too. */
+	assert_int_equal(fuse_dax_remove(f->dx, 4 * MiB, 2 * MiB), 0);
+	expect_call(f, 3, 'u', 4 * MiB + 4096, 4096);
+	expect_call(f, 4, 'u', 4 * MiB, 4096);
+}
+
+/* Stores into a writable range's tail copy reach the file on FLUSH and on unmap. */
+static void test_tail_writeback(void **state)
+{
+	struct fixture *f = *state;
+	int fd = file(100), mine = dup(fd);
+	char buf[8] = { 0 };
+
+	assert_int_equal(fuse_dax_setup(f->dx, fd, 5, 0, 2 * MiB, 0, true), 0);
+	assert_int_equal(f->ncalls, 1);
+	expect_call(f, 0, 'm', 0, 4096); /* only the copy: the file has no whole page */
+	assert_true(f->tailfd >= 0);
+	assert_int_equal(pwrite(f->tailfd, "guest", 5, 10), 5);
+	fuse_dax_flush(f->dx, 6); /* another file: nothing */
+	assert_int_equal(pread(mine, buf, 5, 10), 5);
+	assert_memory_equal(buf, "\0\0\0\0\0", 5);
+	fuse_dax_flush(f->dx, 5);
+	assert_int_equal(pread(mine, buf, 5, 10), 5);
+	assert_memory_equal(buf, "guest", 5);
+	/* Only the file's bytes: the size stays. */
+	assert_int_equal(lseek(mine, 0, SEEK_END), 100);
+	assert_int_equal(pwrite(f->tailfd, "again", 5, 50), 5);
+	assert_int_equal(fuse_dax_remove(f->dx, 0, 2 * MiB), 0);
+	assert_int_equal(pread(mine, buf, 5, 50), 5);
+	assert_memory_equal(buf, "again", 5);
+	close(mine);
 }
 
 static void test_bad_ranges(void **state)
@@ -224,7 +278,7 @@ static void test_grow(void **state)
 	fuse_dax_file_changed(f->dx, 3); /* same size: nothing */
 	assert_int_equal(f->ncalls, 1);
 	for (i = 2; i <= FUSE_DAX_MAX_PIECES; i++) {
-		assert_int_equal(ftruncate(mine, (off_t)(i * 4096 - 100)), 0);
+		assert_int_equal(ftruncate(mine, (off_t)(i * 4096)), 0);
 		fuse_dax_file_changed(f->dx, 3);
 		expect_call(f, i - 1, 'm', 6 * MiB + (i - 1) * 4096, 4096);
 		assert_int_equal(f->calls[i - 1].foffset, (i - 1) * 4096);
@@ -239,6 +293,26 @@ static void test_grow(void **state)
 	close(mine);
 }
 
+/* Growing to a partial page maps a copy of it after the whole pages; growing more replaces it. */
+static void test_grow_tail(void **state)
+{
+	struct fixture *f = *state;
+	int fd = file(4096), mine = dup(fd);
+
+	assert_int_equal(fuse_dax_setup(f->dx, fd, 3, 0, 2 * MiB, 0, true), 0);
+	assert_int_equal(ftruncate(mine, 4096 + 10), 0);
+	fuse_dax_file_changed(f->dx, 3);
+	assert_int_equal(f->ncalls, 2);
+	expect_call(f, 1, 'm', 4096, 4096); /* the copy */
+	assert_int_equal(ftruncate(mine, 3 * 4096 + 10), 0);
+	fuse_dax_file_changed(f->dx, 3);
+	expect_call(f, 2, 'u', 4096, 4096);     /* the old copy */
+	expect_call(f, 3, 'm', 4096, 2 * 4096); /* the new whole pages */
+	expect_call(f, 4, 'm', 3 * 4096, 4096); /* the new copy */
+	assert_int_equal(f->ncalls, 5);
+	close(mine);
+}
+
 /* A truncation unmaps what lies past the new end first; a piece across it is cut. */
 static void test_truncate(void **state)
 {
@@ -249,8 +323,13 @@ static void test_truncate(void **state)
 	assert_int_equal(ftruncate(mine, 3 * 4096), 0);
 	fuse_dax_file_changed(f->dx, 3); /* pieces [0,4K) [4K,12K) */
 	f->ncalls = 0;
+	/* Before the truncation to 5000: everything past the first whole page goes. */
 	assert_int_equal(fuse_dax_before_truncate(f->dx, 3, 5000), 0);
 	expect_call(f, 0, 'u', 4096, 8192);
+	assert_int_equal(f->ncalls, 1);
+	/* After it: the partial page comes back as a copy. */
+	assert_int_equal(ftruncate(mine, 5000), 0);
+	fuse_dax_file_changed(f->dx, 3);
 	expect_call(f, 1, 'm', 4096, 4096);
 	assert_int_equal(fuse_dax_before_truncate(f->dx, 3, 4096), 0);
 	expect_call(f, 2, 'u', 4096, 4096);
@@ -300,6 +379,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlap_replace_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_and_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grow_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_writeback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_stale, setup, teardown),
 	};
