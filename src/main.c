@@ -113,6 +113,7 @@ static int dax_setup(struct daemon *dm)
 	struct fuse_dax_conf dc = {
 		.window = dm->cfg.dax_window,
 		.max_ranges = VU_MEM_MAX_SLOTS - DAX_RAM_SLOTS,
+		.max_regions = VU_MEM_MAX_SLOTS - DAX_RAM_SLOTS,
 		.min_size = dm->cfg.dax_min_size,
 	};
 	int err;
@@ -125,8 +126,8 @@ static int dax_setup(struct daemon *dm)
 		return err;
 	}
 	fuse_session_set_dax(dm->se, dm->dax);
-	log_info("DAX window of %llu MiB, at most %u ranges mapped",
-		 (unsigned long long)(dc.window >> 20), dc.max_ranges);
+	log_info("DAX window of %llu MiB, at most %u mappings held (memory slots)",
+		 (unsigned long long)(dc.window >> 20), dc.max_regions);
 	return 0;
 }
 

@@ -13,6 +13,20 @@ md5() { md5sum "$1" | cut -d' ' -f1; }
 cached_kb() { awk '/^Cached:/ { print $2 }' /proc/meminfo; }
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
+if [ "$MODE" = shell ]; then
+	mount -t virtiofs vufs /mnt -o dax=always || echo "mount -o dax=always failed"
+	dmesg | grep -i 'cache len'
+	grep virtiofs /proc/mounts
+	echo
+	cat /mnt/README
+	echo
+	cd /mnt
+	PS1='dax-guest:\w# ' setsid cttyhack sh -i
+	cd /
+	umount /mnt
+	exit 0
+fi
+
 if [ "$MODE" = nodax ]; then
 	# The daemon offers no window: the dax mount must fail, a plain one work.
 	if mount -t virtiofs vufs /mnt -o dax=always 2>/dev/null; then
@@ -34,8 +48,8 @@ if [ "$MODE" = nodax ]; then
 fi
 
 if [ "$MODE" = measure ]; then
-	for opt in dax=always nodax; do
-		if [ "$opt" = nodax ]; then mount -t virtiofs vufs /mnt; else mount -t virtiofs vufs /mnt -o "$opt"; fi
+	for opt in dax=always dax=never; do
+		mount -t virtiofs vufs /mnt -o "$opt"
 		drop
 		c0=$(cached_kb)
 		set -- $(vufs-dax seqread /mnt/big64)

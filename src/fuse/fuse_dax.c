@@ -52,8 +52,20 @@ struct fuse_dax {
 	unsigned n;          /* atomic for the unlocked "anything mapped?" check */
 	struct dax_stale *stale;
 	unsigned nstale, stale_cap;
+	unsigned nregions; /* frontend mappings held (see max_regions) */
 	struct fuse_dax_stats st;
 };
+
+/* Room for one more frontend mapping? Called locked. */
+static int region_budget(struct fuse_dax *dx)
+{
+	if (dx->conf.max_regions && dx->nregions >= dx->conf.max_regions) {
+		log_guest(LOG_LVL_WARN, "dax: %u mappings held: the VMM's memory slots are used up",
+			  dx->nregions);
+		return -ENOSPC;
+	}
+	return 0;
+}
 
 static int tail_writeback(struct dax_range *r);
 
@@ -150,10 +162,15 @@ static int file_size(int fd, uint64_t *size)
 
 static int do_map(struct fuse_dax *dx, struct dax_range *r, uint64_t from, uint64_t to)
 {
-	int err = dx->ops->map(dx->opaque, r->fd, r->foffset + from, r->moffset + from, to - from,
-			       r->writable);
+	int err = region_budget(dx);
 
+	if (err)
+		return err;
+	err = dx->ops->map(dx->opaque, r->fd, r->foffset + from, r->moffset + from, to - from,
+			   r->writable);
 	dx->st.maps++;
+	if (!err)
+		dx->nregions++;
 	if (err) {
 		dx->st.failures++;
 		log_guest(LOG_LVL_WARN,
@@ -170,6 +187,8 @@ static int do_unmap(struct fuse_dax *dx, uint64_t moffset, uint64_t len)
 	int err = dx->ops->unmap(dx->opaque, moffset, len);
 
 	dx->st.unmaps++;
+	if (!err && dx->nregions)
+		dx->nregions--;
 	if (err) {
 		dx->st.failures++;
 		log_err("dax: unmap of window [0x%llx, +0x%llx) failed: %s",
@@ -205,6 +224,8 @@ static void stale_clear(struct fuse_dax *dx, uint64_t moffset, uint64_t len)
 		if (s->moffset < moffset + len && moffset < s->moffset + s->len) {
 			dx->ops->unmap(dx->opaque, s->moffset, s->len);
 			dx->st.unmaps++;
+			if (dx->nregions)
+				dx->nregions--;
 			*s = dx->stale[--dx->nstale];
 		} else {
 			i++;
@@ -258,6 +279,9 @@ static int tail_map(struct fuse_dax *dx, struct dax_range *r, uint64_t bytes)
 	ssize_t n;
 	int fd, err;
 
+	err = region_budget(dx);
+	if (err)
+		return err;
 	fd = memfd_create("vufs-dax-tail", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -279,6 +303,7 @@ static int tail_map(struct fuse_dax *dx, struct dax_range *r, uint64_t bytes)
 		dx->st.failures++;
 		goto err_close;
 	}
+	dx->nregions++;
 	r->tail_fd = fd;
 	r->tail_bytes = bytes;
 	return 0;
@@ -578,6 +603,7 @@ void fuse_dax_get_stats(struct fuse_dax *dx, struct fuse_dax_stats *st)
 	*st = dx->st;
 	st->ranges = dx->n;
 	st->stale = dx->nstale;
+	st->regions = dx->nregions;
 	pthread_mutex_unlock(&dx->lock);
 }
 

@@ -55,7 +55,8 @@ struct fuse_dax_ops {
 
 struct fuse_dax_conf {
 	uint64_t window;       /* bytes; a power of two >= 2 MiB */
-	unsigned max_ranges;   /* SETUPMAPPINGs held at once (each costs the VMM memory slots) */
+	unsigned max_ranges;   /* SETUPMAPPINGs held at once */
+	unsigned max_regions;  /* frontend mappings at once (each is a VMM memory slot); 0 = no limit */
 	uint64_t min_size;     /* dax=inode: regular files of at least this size get FUSE_ATTR_DAX */
 };
 
@@ -70,6 +71,7 @@ struct fuse_dax_conf {
 struct fuse_dax_stats {
 	uint64_t setups, removes, maps, unmaps, failures, extends, shrinks;
 	unsigned ranges, stale;
+	unsigned regions; /* frontend mappings now (pieces, tail copies, stale ones) */
 };
 
 int fuse_dax_new(const struct fuse_dax_conf *conf, const struct fuse_dax_ops *ops, void *opaque,

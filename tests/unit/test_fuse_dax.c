@@ -370,6 +370,26 @@ static void test_reset_stale(void **state)
 	assert_int_equal(st.stale, 1);
 }
 
+/* Every frontend mapping is a VMM memory slot: past max_regions, ENOSPC. */
+static void test_region_budget(void **state)
+{
+	struct fuse_dax_conf c = { .window = WINDOW, .max_ranges = MAXR, .max_regions = 3 };
+	struct fixture *f = *state;
+	struct fuse_dax_stats st;
+
+	fuse_dax_free(f->dx);
+	assert_int_equal(fuse_dax_new(&c, &ops, f, &f->dx), 0);
+	assert_int_equal(fuse_dax_setup(f->dx, file(5000), 1, 0, 2 * MiB, 0, false), 0); /* 2 */
+	assert_int_equal(fuse_dax_setup(f->dx, file(4096), 2, 0, 2 * MiB, 2 * MiB, false), 0);
+	fuse_dax_get_stats(f->dx, &st);
+	assert_int_equal(st.regions, 3);
+	assert_int_equal(fuse_dax_setup(f->dx, file(4096), 3, 0, 2 * MiB, 4 * MiB, false), -ENOSPC);
+	assert_int_equal(fuse_dax_remove(f->dx, 0, 2 * MiB), 0);
+	fuse_dax_get_stats(f->dx, &st);
+	assert_int_equal(st.regions, 1);
+	assert_int_equal(fuse_dax_setup(f->dx, file(4096), 3, 0, 2 * MiB, 4 * MiB, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +403,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tail_writeback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_budget, setup, teardown),
 	};
 
 	unit_log_init();
