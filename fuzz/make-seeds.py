@@ -316,6 +316,22 @@ def fuse_seeds():
     s += fuse(READ, ROOT, rw_in(fh(0), 0, 10), out=8)
     s += fuse(12345, ROOT, b'\0' * 8)
     write(t, 'malformed', s)
+    # DAX (the harness has a 64 MiB window): map a file of 3000 bytes (a tail copy),
+    # append under the mapping, truncate, remap writable, unmap twice, map outside the window.
+    SETUPMAPPING, REMOVEMAPPING, RW = 48, 49, 3
+    MB2 = 2 << 20
+    s = fuse(CREATE, ROOT, create_in(O_RDWR | O_CREAT) + name('dax'))
+    s += fuse(WRITE, nodeid(0), rw_in(fh(0), 0, 3000) + b'd' * 3000)
+    s += fuse(SETUPMAPPING, nodeid(0), struct.pack('<QQQQQ', 2**64 - 1, 0, MB2, 2, 0))
+    s += fuse(WRITE, nodeid(0), rw_in(fh(0), 3000, 3000) + b'e' * 3000)
+    s += fuse(GETATTR, nodeid(0), struct.pack('<IIQ', 0, 0, 0))
+    s += fuse(SETATTR, nodeid(0), struct.pack('<IIQQQQQQIIIIIIII', FATTR_SIZE, 0, 0, 100, 0, 0,
+                                               0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    s += fuse(SETUPMAPPING, nodeid(0), struct.pack('<QQQQQ', 2**64 - 1, 0, MB2, RW, 0))
+    s += fuse(FLUSH, nodeid(0), struct.pack('<QIIQ', fh(0), 0, 0, 1))
+    s += fuse(REMOVEMAPPING, 0, struct.pack('<I', 2) + struct.pack('<QQ', 0, MB2) * 2)
+    s += fuse(SETUPMAPPING, nodeid(0), struct.pack('<QQQQQ', 2**64 - 1, 0, MB2, RW, 64 << 20))
+    write(t, 'dax', s)
 
 
 def main():
