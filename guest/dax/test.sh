@@ -58,7 +58,6 @@ if [ "$MODE" = measure ]; then
 		drop
 		set -- $(vufs-dax mmaprand /mnt/big64 4000)
 		echo "MEASURE $opt mmaprand reads=$1 s=$2 reads_per_s=$3"
-		echo "MEASURE-COUNTERS $opt"
 		umount /mnt
 	done
 	echo "0 passed, 0 failed"
