@@ -54,14 +54,16 @@ fi
 [ -x "$QEMU" ] || die "QEMU 11.1 not found at $QEMU (run $TOOLS/get-qemu11 with CACHE=$CACHE/qemu11)"
 KERNEL=${VUFS_KERNEL:-}
 if [ -z "$KERNEL" ]; then
-	KERNEL=$(ls "$CACHE"/qemu10/kernel/boot/vmlinuz-6.12* 2>/dev/null | head -n 1 || true)
+	KERNEL=$(find "$CACHE"/qemu10/kernel/boot -name 'vmlinuz-6.12*' 2>/dev/null | sort | head -n 1)
 	if [ -z "$KERNEL" ] && [ -x "$TOOLS/get-qemu10" ]; then
 		say "fetching the Linux 6.12 kernel ($TOOLS/get-qemu10)"
 		CACHE="$CACHE/qemu10" "$TOOLS/get-qemu10" >&2
-		KERNEL=$(ls "$CACHE"/qemu10/kernel/boot/vmlinuz-6.12* 2>/dev/null | head -n 1 || true)
+		KERNEL=$(find "$CACHE"/qemu10/kernel/boot -name 'vmlinuz-6.12*' 2>/dev/null | sort | head -n 1)
 	fi
 fi
-[ -n "$KERNEL" ] && [ -r "$KERNEL" ] || die "no Linux 6.12 kernel (VUFS_KERNEL)"
+if [ -z "$KERNEL" ] || [ ! -r "$KERNEL" ]; then
+	die "no Linux 6.12 kernel (VUFS_KERNEL)"
+fi
 for t in cpio gcc busybox md5sum; do
 	command -v $t >/dev/null || die "$t not found"
 done

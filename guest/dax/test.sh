@@ -2,6 +2,7 @@
 # test.sh: the guest side of the DAX stage (/dax-test.sh), busybox sh. /expected.env (written
 # by run.sh) gives MODE (dax: the checks; nodax: the daemon has no window; measure: numbers
 # only) and the host's checksums. Each check prints PASS:/FAIL: NAME; the host counts them.
+# shellcheck source=/dev/null
 . /expected.env
 npass=0
 nfail=0
@@ -20,7 +21,7 @@ if [ "$MODE" = shell ]; then
 	echo
 	cat /mnt/README
 	echo
-	cd /mnt
+	cd /mnt || exit 1
 	PS1='dax-guest:\w# ' setsid cttyhack sh -i
 	cd /
 	umount /mnt
@@ -52,10 +53,12 @@ if [ "$MODE" = measure ]; then
 		mount -t virtiofs vufs /mnt -o "$opt"
 		drop
 		c0=$(cached_kb)
+		# shellcheck disable=SC2046 # three numbers
 		set -- $(vufs-dax seqread /mnt/big64)
 		c1=$(cached_kb)
 		echo "MEASURE $opt seqread bytes=$1 s=$2 MBps=$3 pagecache_growth_kb=$((c1 - c0))"
 		drop
+		# shellcheck disable=SC2046
 		set -- $(vufs-dax mmaprand /mnt/big64 4000)
 		echo "MEASURE $opt mmaprand reads=$1 s=$2 reads_per_s=$3"
 		umount /mnt
@@ -110,7 +113,7 @@ head -c 20000 /dev/urandom >/tmp/b
 cat /tmp/b >>/mnt/app
 cat /tmp/b >>/tmp/a
 check "append under a mapping" "$(md5 /mnt/app)" "$(md5 /tmp/a)"
-for i in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10; do
 	head -c 3000 /dev/urandom >/tmp/c
 	cat /tmp/c >>/mnt/app
 	cat /tmp/c >>/tmp/a
