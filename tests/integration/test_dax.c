@@ -406,6 +406,42 @@ static void test_inode_policy(void **state)
 	free(buf);
 }
 
+/*
+ * A guest that restarts (INIT on a live session) drops the record without
+ * unmapping (the control thread must not wait on the backend channel); the
+ * VMM still has the old mappings, so mapping that part of the window again
+ * unmaps them first (else the VMM would refuse the overlap).
+ */
+static void test_reinit_stale_window(void **state)
+{
+	struct h *h = H_STATE(state);
+	struct dax d;
+	struct fuse_init_out io;
+	struct fe_shm_stats st;
+	uint8_t buf[8192];
+	uint64_t ino;
+
+	h_pattern(buf, sizeof(buf), 11);
+	h_write_file(h, "f", buf, sizeof(buf));
+	dax_start(h, &d, "--dax-window=64M", FE_SHM_SHMEM, NULL);
+	ino = h_lookup(h, "f", NULL);
+	H_OK(h, setupmapping(h, ino, 0, RANGE, 0, RW));
+	H_OK(h, setupmapping(h, ino, 0, RANGE, RANGE, RW));
+	H_OK(h, fe_fuse_init_ex(h->fe, 7, 38,
+				FE_FUSE_INIT_FLAGS | FUSE_MAP_ALIGNMENT | FUSE_HAS_INODE_DAX, &io));
+	fe_shm_get_stats(d.shm, &st);
+	assert_int_equal(st.mapped, 2); /* still in the VMM */
+	H_ERR(h, remove1(h, 0, RANGE), ENOENT); /* but no longer in the record */
+	ino = h_lookup(h, "f", NULL);
+	H_OK(h, setupmapping(h, ino, 0, RANGE, 0, FUSE_SETUPMAPPING_FLAG_READ));
+	fe_shm_get_stats(d.shm, &st);
+	assert_int_equal(st.mapped, 2); /* the stale range at 0 went, the new one came */
+	assert_int_equal(st.unmaps, 1);
+	assert_memory_equal(d.win, buf, sizeof(buf));
+	H_OK(h, remove1(h, 0, RANGE));
+	dax_stop(&d);
+}
+
 /* A frontend that refuses every mapping: the guest gets EIO, the record stays empty. */
 static void test_frontend_refuses(void **state)
 {
@@ -464,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only_caller, h_setup_lazy, h_teardown),
 		cmocka_unit_test_setup_teardown(test_no_window, h_setup_lazy, h_teardown),
 		cmocka_unit_test_setup_teardown(test_inode_policy, h_setup_lazy, h_teardown),
+		cmocka_unit_test_setup_teardown(test_reinit_stale_window, h_setup_lazy, h_teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_refuses, h_setup_lazy, h_teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_silent, h_setup_lazy, h_teardown),
 	};
