@@ -488,6 +488,9 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	/* O_TRUNC truncates on the host (ATOMIC_O_TRUNC): unmap the DAX pages past the end first. */
+	if (!err && (arg.flags & O_TRUNC) && req->se->dax)
+		err = fuse_dax_before_truncate(req->se->dax, req->in.nodeid, 0);
 	if (!err)
 		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.flags, &fh);
 	if (!err)

@@ -264,6 +264,16 @@ static void test_grow_and_truncate(void **state)
 	sa.size = 0;
 	H_OK(h, fe_fuse_setattr(h->fe, ino, &sa, &ao));
 	assert_false(fe_shm_mapped(d.shm, 2 * RANGE, 4096));
+	/* open(O_TRUNC) truncates on the host too: the mapping goes first. */
+	assert_int_equal(fe_fuse_write(h->fe, ino, oo.fh, 0, buf, 8192), 8192);
+	assert_true(fe_shm_mapped(d.shm, 2 * RANGE, 8192));
+	{
+		struct fuse_open_out o2;
+
+		H_OK(h, fe_fuse_open(h->fe, ino, O_RDWR | O_TRUNC, &o2));
+		assert_false(fe_shm_mapped(d.shm, 2 * RANGE, 4096));
+		H_OK(h, fe_fuse_release(h->fe, ino, o2.fh, 0));
+	}
 	/* Removed while mapped: the range stays valid on the unlinked file until REMOVEMAPPING. */
 	assert_int_equal(fe_fuse_write(h->fe, ino, oo.fh, 0, buf, 4096), 4096);
 	H_OK(h, fe_fuse_unlink(h->fe, FUSE_ROOT_ID, "log"));
