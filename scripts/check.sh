@@ -92,7 +92,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 stage "fuzz smoke (${FUZZ_SMOKE_SECONDS}s per target)"
 if [ -x fuzz/run.sh ]; then
-	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse; do
+	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend; do
 		if fuzz/run.sh "$t" "$FUZZ_SMOKE_SECONDS"; then
 			passed=$((passed + 1)); echo "fuzz $t: passed"
 		else
@@ -150,6 +150,9 @@ VUFSD=$ROOT/build/src/vufsd guest_stage "unprivileged guest" guest/unpriv/test.s
 
 stage "libvirt 9.0 starts vufsd for a domain (virsh create/destroy, two configurations)"
 guest_stage "libvirt" env VUFSD="$ROOT/build/src/vufsd" guest/libvirt/test.sh
+
+stage "DAX guest (Linux 6.12, QEMU 11.1 TCG, vhost-user-test-device)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "DAX guest" guest/dax/run.sh
 
 stage "real guest, ASan+UBSan daemon"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

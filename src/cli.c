@@ -139,6 +139,39 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* A byte count with an optional K, M, G or T suffix (binary). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Largest DAX window: what x86-64 guests can place in their physical address space with room. */
+#define DAX_WINDOW_MAX (1ull << 40)
+#define DAX_WINDOW_MIN (2ull << 20)
+
 static int parse_cache(const char *s, enum fuse_cache_mode *out)
 {
 	if (!strcmp(s, "never") || !strcmp(s, "none"))
@@ -355,6 +388,7 @@ static void defaults(struct vufs_config *cfg)
 	cfg->seccomp = SB_SECCOMP_KILL;
 	cfg->thread_pool_size = 0;
 	cfg->inode_file_handles = PT_FH_NEVER;
+	cfg->dax_min_size = 1ull << 20;
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
@@ -407,10 +441,6 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_SHARED_DIR:
 			cfg->shared_dir = optarg;
 			break;
-		case OPT_TAG:
-			fprintf(stderr, "vufsd: --tag: not supported (no vhost-user CONFIG message); "
-					"give the tag to the VMM\n");
-			return CLI_ERROR;
 		case OPT_THREAD_POOL_SIZE:
 			if (parse_ulong(optarg, 1024, &v)) {
 				fprintf(stderr, "vufsd: bad --thread-pool-size '%s' (0..1024)\n",
@@ -573,6 +603,37 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			cfg->rlimit_keep = cfg->rlimit_nofile == 0;
+			break;
+		case OPT_TAG:
+			if (!*optarg || strlen(optarg) > 36) {
+				fprintf(stderr, "vufsd: --tag needs 1 to 36 bytes, got %zu\n",
+					strlen(optarg));
+				return CLI_ERROR;
+			}
+			cfg->tag = optarg;
+			break;
+		case OPT_DAX_WINDOW:
+			if (parse_size(optarg, &cfg->dax_window)) {
+				fprintf(stderr, "vufsd: bad --dax-window '%s' (a size such as 1G)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			if (cfg->dax_window &&
+			    (cfg->dax_window < DAX_WINDOW_MIN || cfg->dax_window > DAX_WINDOW_MAX ||
+			     (cfg->dax_window & (cfg->dax_window - 1)))) {
+				fprintf(stderr,
+					"vufsd: --dax-window=%s must be 0 or a power of two from 2M "
+					"to 1T\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_DAX_MIN_SIZE:
+			if (parse_size(optarg, &cfg->dax_min_size)) {
+				fprintf(stderr, "vufsd: bad --dax-min-size '%s' (a size such as 1M)\n",
+					optarg);
+				return CLI_ERROR;
+			}
 			break;
 		case OPT_HELP:
 			cli_usage(stdout);

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 
 #include "fuse_session.h"
 #include "log.h"
@@ -65,6 +66,9 @@ struct vufs_config {
 	 */
 	char warnings[8][192];
 	unsigned nwarnings;
+	const char *tag;              /* --tag: config space tag (GET_CONFIG), NULL = none */
+	uint64_t dax_window;          /* --dax-window: DAX cache window bytes, 0 = no DAX */
+	uint64_t dax_min_size;        /* --dax-min-size: dax=inode maps files this large */
 };
 
 enum cli_result {

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <endian.h>
+#include <linux/virtio_fs.h>
 
 #include <linux/capability.h>
 
@@ -25,6 +27,8 @@
 #include "runfiles.h"
 #include "sandbox.h"
 #include "vu_dev.h"
+#include "vu_shm.h"
+#include "fuse_dax.h"
 #include "vu_sock.h"
 
 struct daemon {
@@ -32,6 +36,7 @@ struct daemon {
 	struct pt_fs *fs;
 	struct fuse_session *se;
 	struct vu_dev *dev;
+	struct fuse_dax *dax; /* --dax-window */
 };
 
 static int vufs_handle(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
@@ -80,6 +85,53 @@ static void vufs_reset(void *opaque)
 	struct daemon *dm = opaque;
 
 	fuse_session_reset(dm->se);
+}
+
+/* DAX mappings go to the frontend over the backend channel. */
+static int vufs_dax_map(void *opaque, int fd, uint64_t foffset, uint64_t moffset, uint64_t len,
+			bool writable)
+{
+	struct daemon *dm = opaque;
+
+	return dm->dev ? vu_shm_map(dm->dev, fd, foffset, moffset, len, writable) : -ENOTCONN;
+}
+
+static int vufs_dax_unmap(void *opaque, uint64_t moffset, uint64_t len)
+{
+	struct daemon *dm = opaque;
+
+	return dm->dev ? vu_shm_unmap(dm->dev, moffset, len) : -ENOTCONN;
+}
+
+static const struct fuse_dax_ops vufs_dax_ops = {
+	.map = vufs_dax_map,
+	.unmap = vufs_dax_unmap,
+};
+
+/* Memory slots kept for guest RAM: every DAX range may cost the VMM one more. */
+#define DAX_RAM_SLOTS 16
+
+static int dax_setup(struct daemon *dm)
+{
+	struct fuse_dax_conf dc = {
+		.window = dm->cfg.dax_window,
+		.max_ranges = VU_MEM_MAX_SLOTS - DAX_RAM_SLOTS,
+		.max_regions = VU_MEM_MAX_SLOTS - DAX_RAM_SLOTS,
+		.min_size = dm->cfg.dax_min_size,
+	};
+	int err;
+
+	if (!dc.window)
+		return 0;
+	err = fuse_dax_new(&dc, &vufs_dax_ops, dm, &dm->dax);
+	if (err) {
+		log_err("cannot set up the DAX window: %s", strerror(-err));
+		return err;
+	}
+	fuse_session_set_dax(dm->se, dm->dax);
+	log_info("DAX window of %llu MiB, at most %u mappings held (memory slots)",
+		 (unsigned long long)(dc.window >> 20), dc.max_regions);
+	return 0;
 }
 
 static const struct vu_dev_ops vufs_ops = {
@@ -256,6 +308,9 @@ int main(int argc, char **argv)
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;
+	err = dax_setup(&dm);
+	if (err)
+		goto out;
 	/* Last: nothing after this may need a system call outside the list. */
 	err = sb_seccomp_load_flags(dm.cfg.seccomp, dm.cfg.inode_file_handles != PT_FH_NEVER ?
 							     SB_SECCOMP_FILE_HANDLES : 0);
@@ -286,6 +341,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.dev = dev;
+	if (dm.cfg.tag) {
+		struct virtio_fs_config vc = { .num_request_queues = htole32(1) };
+
+		/* One request queue: QEMU's generic device gives us num_vqs=2 (hiprio + 1). */
+		memcpy(vc.tag, dm.cfg.tag, strlen(dm.cfg.tag)); /* <= 36 bytes (cli) */
+		vu_dev_set_config(dev, &vc, sizeof(vc));
+	}
+	vu_dev_set_shm_size(dev, dm.cfg.dax_window);
 	fuse_session_set_completion(dm.se, vufs_complete, &dm);
 	err = vu_dev_run(dev, sig_fd, listen_fd);
 	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -314,6 +377,7 @@ out:
 	if (sbr.proc_self_fd >= 0)
 		close(sbr.proc_self_fd);
 	fuse_session_free(dm.se);
+	fuse_dax_free(dm.dax);
 	pt_fs_free(dm.fs);
 	if (sig_fd >= 0)
 		close(sig_fd);

@@ -165,6 +165,12 @@ int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const
 /* @flags are the guest's open flags; the daemon filters them. */
 int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags,
 	    uint64_t *fh);
+/*
+ * Open regular file @nodeid as the caller, like pt_open, but hand the fd to
+ * the caller (not in the handle table, not counted by --fd-limit): DAX
+ * mappings keep one per mapped range, bounded by the window.
+ */
+int pt_open_fd(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags, int *fd);
 int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
 	      mode_t mode, int flags, struct pt_entry *out, uint64_t *fh);
 /* Read into / write from guest buffers directly. Return bytes or -errno. */

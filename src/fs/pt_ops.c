@@ -659,6 +659,31 @@ out:
 	return err;
 }
 
+int pt_open_fd(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags, int *fd)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_caller c;
+	int err, objs[1];
+
+	*fd = -1;
+	if (!in)
+		return -ESTALE;
+	if (in->type != S_IFREG) {
+		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
+		goto out;
+	}
+	objs[0] = in->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
+		*fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
+		err = *fd < 0 ? *fd : 0;
+	}
+	if (err)
+		*fd = -1;
+out:
+	pt_inode_put(fs, in);
+	return err;
+}
+
 /*
  * CREATE of a name that already exists, without O_EXCL (a guest with a
  * stale negative dentry): open it as OPEN would, and only if it is a

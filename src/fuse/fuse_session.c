@@ -131,6 +131,8 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		/* A rebooted guest starts over without DESTROY: forget the old session. */
 		log_info("INIT on a live session: the guest restarted; dropping its old state");
 		fuse_lock_cancel_all(se, true);
+		if (se->dax)
+			fuse_dax_reset(se->dax);
 		pt_fs_reset(se->fs);
 	}
 	se->proto_minor = arg.minor < FUSE_KERNEL_MINOR_VERSION ? arg.minor
@@ -151,6 +153,11 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		se->conn_flags &= ~(uint64_t)FUSE_HANDLE_KILLPRIV_V2;
 	/* FUSE_SUBMOUNTS is the guest's word that it mounts FUSE_ATTR_SUBMOUNT entries. */
 	pt_fs_set_guest_submounts(se->fs, flags & FUSE_SUBMOUNTS);
+	if (se->dax) {
+		/* DAX: window offsets, lengths and file offsets in pages; per-file DAX on request. */
+		se->conn_flags |= flags & (FUSE_MAP_ALIGNMENT | FUSE_HAS_INODE_DAX);
+		out.map_alignment = FUSE_DAX_ALIGN_SHIFT;
+	}
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -174,6 +181,8 @@ static void session_drop_state(struct fuse_session *se)
 	fuse_lock_cancel_all(se, true);
 	pthread_mutex_lock(&se->init_lock);
 	__atomic_store_n(&se->initialized, false, __ATOMIC_RELEASE);
+	if (se->dax)
+		fuse_dax_reset(se->dax);
 	pt_fs_reset(se->fs);
 	pthread_mutex_unlock(&se->init_lock);
 }
@@ -242,8 +251,10 @@ static void do_getattr(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
-	if (!err)
+	if (!err) {
+		fuse_dax_changed(req, req->in.nodeid); /* grown on the host: map it before telling */
 		err = pt_getattr(req->se->fs, req->in.nodeid, &st);
+	}
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -279,6 +290,12 @@ static void do_setattr(struct fuse_req *req, struct fuse_buf *in)
 		}
 		sa.valid |= PT_SET_SIZE;
 		sa.size = arg.size;
+		/* The VMM must not map a page past the new end (SIGBUS): unmap it first. */
+		if (req->se->dax) {
+			err = fuse_dax_before_truncate(req->se->dax, req->in.nodeid, arg.size);
+			if (err)
+				goto out;
+		}
 	}
 	if (arg.valid & FATTR_ATIME_NOW) {
 		sa.valid |= PT_SET_ATIME_NOW;
@@ -308,6 +325,8 @@ static void do_setattr(struct fuse_req *req, struct fuse_buf *in)
 	}
 	/* FATTR_CTIME (set by the kernel alongside others) cannot be set on a host; it follows. */
 	err = pt_setattr(req->se->fs, &req->ctx, req->in.nodeid, &sa, &st);
+	if (!err && (sa.valid & PT_SET_SIZE))
+		fuse_dax_changed(req, req->in.nodeid);
 	if (!err && (arg.valid & FATTR_KILL_SUIDGID) && killpriv(req->se)) {
 		err = pt_kill_suidgid(req->se->fs, req->in.nodeid);
 		if (!err)
@@ -481,8 +500,13 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	/* O_TRUNC truncates on the host (ATOMIC_O_TRUNC): unmap the DAX pages past the end first. */
+	if (!err && (arg.flags & O_TRUNC) && req->se->dax)
+		err = fuse_dax_before_truncate(req->se->dax, req->in.nodeid, 0);
 	if (!err)
 		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.flags, &fh);
+	if (!err)
+		fuse_dax_changed(req, req->in.nodeid);
 	if (!err && (arg.open_flags & FUSE_OPEN_KILL_SUIDGID) && (arg.flags & O_TRUNC) &&
 	    killpriv(req->se)) {
 		err = pt_kill_suidgid(req->se->fs, req->in.nodeid);
@@ -575,6 +599,7 @@ static void do_write(struct fuse_req *req, struct fuse_buf *in)
 	}
 	if ((arg.write_flags & FUSE_WRITE_KILL_SUIDGID) && killpriv(req->se))
 		pt_kill_suidgid(req->se->fs, req->in.nodeid);
+	fuse_dax_changed(req, req->in.nodeid); /* an append extends the file's DAX mappings */
 	out.size = (uint32_t)n;
 	fuse_reply_buf(req, &out, sizeof(out));
 }
@@ -621,6 +646,8 @@ static void do_fsync(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err && req->in.opcode == FUSE_FSYNC)
+		fuse_dax_sync(req, req->in.nodeid); /* a DAX tail copy goes to the file first */
 	if (!err) {
 		datasync = arg.fsync_flags & FUSE_FSYNC_FDATASYNC;
 		err = req->in.opcode == FUSE_FSYNCDIR ? pt_fsyncdir(req->se->fs, arg.fh, datasync)
@@ -635,8 +662,10 @@ static void do_flush(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
-	if (!err)
+	if (!err) {
+		fuse_dax_sync(req, req->in.nodeid);
 		err = pt_flush(req->se->fs, arg.fh, arg.lock_owner);
+	}
 	fuse_reply_err(req, err);
 }
 
@@ -875,6 +904,8 @@ static void do_fallocate(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = pt_fallocate(req->se->fs, arg.fh, (int)arg.mode, arg.offset, arg.length);
+	if (!err)
+		fuse_dax_changed(req, req->in.nodeid);
 	fuse_reply_err(req, err);
 }
 
@@ -923,6 +954,7 @@ static void do_copy_file_range(struct fuse_req *req, struct fuse_buf *in)
 		fuse_reply_err(req, (int)n);
 		return;
 	}
+	fuse_dax_changed(req, arg.nodeid_out);
 	out.size = (uint32_t)n;
 	fuse_reply_buf(req, &out, sizeof(out));
 }
@@ -997,7 +1029,11 @@ static const struct fuse_op_desc fuse_ops[] = {
 				   sizeof(struct fuse_copy_file_range_in) },
 	[FUSE_SYNCFS] = { "SYNCFS", do_syncfs, sizeof(struct fuse_syncfs_in) },
 	[FUSE_TMPFILE] = { "TMPFILE", do_tmpfile, sizeof(struct fuse_create_in) },
-	/* IOCTL, POLL, BMAP, NOTIFY_REPLY, SETUPMAPPING, REMOVEMAPPING: not served (-ENOSYS). */
+	[FUSE_SETUPMAPPING] = { "SETUPMAPPING", do_setupmapping,
+				sizeof(struct fuse_setupmapping_in) },
+	[FUSE_REMOVEMAPPING] = { "REMOVEMAPPING", do_removemapping,
+				 sizeof(struct fuse_removemapping_in) },
+	/* IOCTL, POLL, BMAP, NOTIFY_REPLY: not served (-ENOSYS). */
 };
 
 /* FORGET, BATCH_FORGET and INTERRUPT are never answered, not even with an error. */
@@ -1144,6 +1180,11 @@ void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, v
 {
 	se->complete = fn;
 	se->complete_opaque = opaque;
+}
+
+void fuse_session_set_dax(struct fuse_session *se, struct fuse_dax *dax)
+{
+	se->dax = dax;
 }
 
 void fuse_session_free(struct fuse_session *se)

@@ -60,6 +60,9 @@ int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse
 /* Allow asynchronous completion (blocking locks); without it SETLKW that would wait gets -ENOLCK. */
 void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, void *opaque);
 void fuse_session_free(struct fuse_session *se);
+/* Serve SETUPMAPPING/REMOVEMAPPING through @dax (not owned; NULL: -ENOSYS, the default). */
+struct fuse_dax;
+void fuse_session_set_dax(struct fuse_session *se, struct fuse_dax *dax);
 /* Device reset: drop the guest's state; the next request must be INIT. */
 void fuse_session_reset(struct fuse_session *se);
 

@@ -142,7 +142,8 @@ static const struct sb_rule sb_rules[] = {
 	ALLOW(syncfs),              /* SYNCFS */
 	ALLOW(fallocate),           /* FALLOCATE */
 	ALLOW(copy_file_range),     /* COPY_FILE_RANGE */
-	ALLOW(ftruncate),           /* SETATTR size on an open file */
+	ALLOW(ftruncate),           /* SETATTR size on an open file; DAX tail copies */
+	ALLOW(memfd_create),        /* DAX: a copy of a file's last partial page (the VMM maps no more) */
 	ALLOW(truncate),            /* SETATTR size through a /proc/self/fd path */
 	ALLOW(flock),               /* SETLK with FUSE_LK_FLOCK */
 

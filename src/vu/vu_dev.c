@@ -32,6 +32,46 @@ uint64_t vu_dev_protocol_features(void)
 	       (1ull << VHOST_USER_PROTOCOL_F_STATUS);
 }
 
+uint64_t vu_dev_offered_protocol_features(const struct vu_dev *d)
+{
+	uint64_t f = vu_dev_protocol_features();
+
+	if (d->config_len)
+		f |= 1ull << VHOST_USER_PROTOCOL_F_CONFIG;
+	if (d->shm_size)
+		f |= 1ull << VHOST_USER_PROTOCOL_F_SHMEM;
+	return f;
+}
+
+int vu_dev_set_config(struct vu_dev *d, const void *config, size_t len)
+{
+	if (len > sizeof(d->config))
+		return -EINVAL;
+	memset(d->config, 0, sizeof(d->config));
+	memcpy(d->config, config, len);
+	d->config_len = (uint32_t)len;
+	return 0;
+}
+
+bool vu_dev_has_protocol_feature(const struct vu_dev *d, unsigned bit)
+{
+	return __atomic_load_n(&d->protocol_features, __ATOMIC_RELAXED) & (1ull << bit);
+}
+
+int vu_dev_backend_request(struct vu_dev *d, uint32_t req, const void *payload, uint32_t size,
+			   int fd)
+{
+	if (!vu_dev_has_protocol_feature(d, VHOST_USER_PROTOCOL_F_BACKEND_REQ) ||
+	    (fd >= 0 && !vu_dev_has_protocol_feature(d, VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD)))
+		return -EOPNOTSUPP;
+	return vu_backend_request(&d->backend, req, payload, size, fd);
+}
+
+void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size)
+{
+	d->shm_size = size;
+}
+
 static bool has_feature(const struct vu_dev *d, unsigned bit)
 {
 	return d->features & (1ull << bit);
@@ -70,8 +110,23 @@ static void queue_notify(struct vu_queue *q)
 		log_guest(LOG_LVL_WARN, "queue %u: call eventfd write failed: %m", q->index);
 }
 
+static bool queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem);
+
 /* Pop and serve everything available. Returns false once the device is broken. */
-static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem,
+			  struct vu_mem_reader *rd)
+{
+	struct vu_dev *d = q->dev;
+	bool ok;
+
+	vu_mem_read_enter(rd); /* guest pointers below stay valid until the leave */
+	ok = queue_serve(q, ctx, elem);
+	vu_mem_read_leave(rd);
+	vu_mem_maybe_reclaim(&d->mem);
+	return ok;
+}
+
+static bool queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem)
 {
 	struct vu_dev *d = q->dev;
 
@@ -112,11 +167,17 @@ static void *queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
 	struct vu_dev *d = q->dev;
+	struct vu_mem_reader *rd;
 	struct vq_elem *elem;
 	void *ctx = NULL;
 
+	if (vu_mem_reader_register(&d->mem, &rd)) {
+		vu_dev_set_broken(d, "no guest-memory reader slot for a queue");
+		return NULL;
+	}
 	elem = malloc(sizeof(*elem));
 	if (!elem) {
+		vu_mem_reader_unregister(&d->mem, rd);
 		vu_dev_set_broken(d, "out of memory starting a queue");
 		return NULL;
 	}
@@ -132,7 +193,7 @@ static void *queue_thread(void *arg)
 		eventfd_t v;
 		int r;
 
-		if (!queue_process(q, ctx, elem))
+		if (!queue_process(q, ctx, elem, rd))
 			break;
 		r = poll(pfd, q->poll_mode ? 1 : 2, q->poll_mode ? VU_POLL_MODE_MS : -1);
 		if (r < 0 && errno != EINTR) {
@@ -159,6 +220,7 @@ static void *queue_thread(void *arg)
 	if (d->ops->thread_fini)
 		d->ops->thread_fini(d->opaque, ctx);
 	free(elem);
+	vu_mem_reader_unregister(&d->mem, rd);
 	log_debug("queue %u: thread stopped at avail %u", q->index, q->vq.last_avail_idx);
 	return NULL;
 }
@@ -201,6 +263,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 	q->running = true;
 	/* Late completions that arrived while the queue was stopped. */
 	if (q->deferred) {
+		vu_mem_read_enter(q->compl_reader);
 		while (q->deferred) {
 			struct vu_deferred *df = q->deferred;
 
@@ -209,6 +272,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 				vu_dev_set_broken(d, "malformed chain on late completion");
 			free(df);
 		}
+		vu_mem_read_leave(q->compl_reader);
 		if (vq_should_notify(&q->vq))
 			queue_notify(q);
 	}
@@ -253,7 +317,11 @@ void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void 
 	q = &d->queues[qidx];
 	pthread_mutex_lock(&q->lock);
 	if (q->running && !__atomic_load_n(&d->broken, __ATOMIC_RELAXED)) {
-		int r = vq_complete_chain(&q->vq, head, reply, len);
+		int r;
+
+		vu_mem_read_enter(q->compl_reader);
+		r = vq_complete_chain(&q->vq, head, reply, len);
+		vu_mem_read_leave(q->compl_reader);
 
 		if (r == -EPROTO)
 			vu_dev_set_broken(d, "malformed chain on late completion");
@@ -383,7 +451,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	if (max_queues < 1 || max_queues > VU_MAX_QUEUES)
 		return -EINVAL;
 	d->sock = sock;
-	d->backend_fd = -1;
+	vu_backend_init(&d->backend);
 	d->max_queues = max_queues;
 	d->ops = ops;
 	d->opaque = opaque;
@@ -397,6 +465,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 		q->kick_fd = q->call_fd = q->err_fd = -1;
 		q->enabled = true;
 		pthread_mutex_init(&q->lock, NULL);
+		vu_mem_reader_register(&d->mem, &q->compl_reader); /* 17 of 128 slots: cannot fail */
 		q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->wake_fd < 0) {
 			int err = -errno;
@@ -416,9 +485,10 @@ void vu_dev_fini(struct vu_dev *d)
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		close_fd(&d->queues[i].wake_fd);
 		pthread_mutex_destroy(&d->queues[i].lock);
+		vu_mem_reader_unregister(&d->mem, d->queues[i].compl_reader);
 	}
-	close_fd(&d->backend_fd);
-	vu_mem_clear(&d->mem);
+	vu_backend_fini(&d->backend);
+	vu_mem_fini(&d->mem);
 	pthread_mutex_destroy(&d->err_lock);
 }
 
@@ -563,6 +633,34 @@ static int set_vring_fd(struct vu_dev *d, const struct vhost_user_msg *msg, int 
 	}
 }
 
+/* Does the region at @r's gpa (our mapping of it) hold a ring of a running queue? */
+static bool region_holds_rings(struct vu_dev *d, const struct vhost_user_mem_region *r)
+{
+	uint64_t len = 1;
+	void *hva;
+	char *start, *end;
+
+	if (vu_mem_gpa_to_hva(&d->mem, r->guest_phys_addr, &len, &hva))
+		return false;
+	start = hva;
+	end = start + r->memory_size;
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		const struct vu_queue *q = &d->queues[i];
+		const char *p[3];
+
+		if (!q->running)
+			continue;
+		p[0] = (const char *)q->vq.desc;
+		p[1] = (const char *)q->vq.avail;
+		p[2] = (const char *)q->vq.used;
+		for (int k = 0; k < 3; k++) {
+			if (p[k] >= start && p[k] < end)
+				return true;
+		}
+	}
+	return false;
+}
+
 static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds, unsigned nfds)
 {
 	struct vhost_user_mem_reg reg;
@@ -579,16 +677,60 @@ static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
 		log_err("vhost-user: ADD_MEM_REG with %u fds", nfds);
 		return -EINVAL;
 	}
-	queues_stop_all(d);
-	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG)
+	/*
+	 * No queue stops for this (see vu_dev.h): requests in flight keep the old
+	 * table until they finish. Only a region that holds a running ring is
+	 * different: the ring pointers were translated once, at start.
+	 */
+	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG) {
 		err = vu_mem_add(&d->mem, r, fds[0]);
-	else
+	} else {
+		bool rings = region_holds_rings(d, r);
+
+		if (rings)
+			queues_stop_all(d);
 		err = vu_mem_remove(&d->mem, r);
-	if (err == -ENOENT)
-		log_err("vhost-user: REM_MEM_REG of an unknown region gpa=0x%llx",
-			(unsigned long long)r->guest_phys_addr);
-	queues_start_all(d);
+		if (err == -ENOENT)
+			log_err("vhost-user: REM_MEM_REG of an unknown region gpa=0x%llx",
+				(unsigned long long)r->guest_phys_addr);
+		if (rings)
+			queues_start_all(d);
+	}
 	return err;
+}
+
+/*
+ * GET_CONFIG: {offset, size, flags} plus size bytes; we answer the same
+ * window of our config space (zeros past its end). A failure is a reply
+ * with no payload (the spec's way; QEMU then reports the error).
+ */
+static int get_config(struct vu_dev *d, const struct vhost_user_msg *msg, unsigned nfds,
+		      struct vhost_user_msg *reply)
+{
+	struct vhost_user_config c;
+
+	reply->hdr.size = 0;
+	if (msg->hdr.size < VHOST_USER_CONFIG_HDR_SIZE || nfds) {
+		log_err("vhost-user: GET_CONFIG with %u bytes, %u fds", msg->hdr.size, nfds);
+		return -EINVAL;
+	}
+	memcpy(&c, &msg->payload.config, VHOST_USER_CONFIG_HDR_SIZE);
+	if (!d->config_len) {
+		log_err("vhost-user: GET_CONFIG but the device has no config space (no --tag)");
+		return -EOPNOTSUPP;
+	}
+	if (c.offset > VHOST_USER_MAX_CONFIG_SIZE || c.size > VHOST_USER_MAX_CONFIG_SIZE - c.offset ||
+	    msg->hdr.size != VHOST_USER_CONFIG_HDR_SIZE + c.size) {
+		log_err("vhost-user: GET_CONFIG offset %u size %u in a %u-byte message", c.offset,
+			c.size, msg->hdr.size);
+		return -EINVAL;
+	}
+	reply->payload.config.offset = c.offset;
+	reply->payload.config.size = c.size;
+	reply->payload.config.flags = 0;
+	memcpy(reply->payload.config.region, d->config + c.offset, c.size);
+	reply->hdr.size = VHOST_USER_CONFIG_HDR_SIZE + c.size;
+	return 0;
 }
 
 int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsigned nfds,
@@ -619,7 +761,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		if (req == VHOST_USER_GET_FEATURES)
 			reply->payload.u64 = vu_dev_features();
 		else if (req == VHOST_USER_GET_PROTOCOL_FEATURES)
-			reply->payload.u64 = vu_dev_protocol_features();
+			reply->payload.u64 = vu_dev_offered_protocol_features(d);
 		else if (req == VHOST_USER_GET_QUEUE_NUM)
 			reply->payload.u64 = d->max_queues;
 		else if (req == VHOST_USER_GET_MAX_MEM_SLOTS)
@@ -637,9 +779,12 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		queues_start_all(d);
 		break;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
-		err = feature_bits(msg, nfds, vu_dev_protocol_features());
-		if (!err)
-			d->protocol_features = msg->payload.u64;
+		err = feature_bits(msg, nfds, vu_dev_offered_protocol_features(d));
+		if (!err) {
+			__atomic_store_n(&d->protocol_features, msg->payload.u64, __ATOMIC_RELAXED);
+			vu_backend_set_reply_ack(&d->backend,
+						 has_protocol_feature(d, VHOST_USER_PROTOCOL_F_REPLY_ACK));
+		}
 		break;
 	case VHOST_USER_SET_OWNER:
 		err = expect(msg, 0, nfds, 0);
@@ -735,9 +880,22 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		err = expect(msg, 0, nfds, 1);
 		if (err)
 			break;
-		close_fd(&d->backend_fd);
-		d->backend_fd = fds[0];
+		vu_backend_set_fd(&d->backend, fds[0]);
 		fds[0] = -1;
+		break;
+	case VHOST_USER_GET_CONFIG:
+		err = get_config(d, msg, nfds, reply);
+		*has_reply = true; /* a failure is an empty payload */
+		break;
+	case VHOST_USER_GET_SHMEM_CONFIG:
+		err = expect(msg, 0, nfds, 0);
+		if (err)
+			break;
+		*has_reply = true;
+		reply->hdr.size = sizeof(struct vhost_user_shmem_config);
+		memset(&reply->payload.shmem_config, 0, sizeof(reply->payload.shmem_config));
+		reply->payload.shmem_config.nregions = d->shm_size ? 1 : 0;
+		reply->payload.shmem_config.memory_sizes[0] = d->shm_size;
 		break;
 	case VHOST_USER_SET_STATUS:
 		err = expect(msg, sizeof(uint64_t), nfds, 0);

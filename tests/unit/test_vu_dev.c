@@ -347,7 +347,7 @@ static void test_wrong_sizes(void **state)
 	assert_int_equal(dispatch(f, VHOST_USER_REM_MEM_REG, zero, 8, NULL, 0), -EINVAL);
 	/* Nothing changed. */
 	assert_int_equal(f->d.features, 0);
-	assert_int_equal(f->d.mem.nregions, 0);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 0);
 }
 
 static void test_wrong_fd_counts(void **state)
@@ -403,7 +403,7 @@ static void test_wrong_fd_counts(void **state)
 				  offsetof(struct vhost_user_memory, regions) + sizeof(mem.regions[0]),
 				  NULL, 0),
 			 -EINVAL);
-	assert_int_equal(f->d.mem.nregions, 0);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 0);
 
 	/* SET_BACKEND_REQ_FD needs one. */
 	assert_int_equal(dispatch(f, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, NULL, 0), -EINVAL);
@@ -423,7 +423,7 @@ static void test_wrong_fd_counts(void **state)
 				 -EINVAL);
 		assert_closed(fds[0]);
 		assert_closed(fds[1]);
-		assert_int_equal(f->d.mem.nregions, 0);
+		assert_int_equal(vu_mem_nregions(&f->d.mem), 0);
 	}
 }
 
@@ -459,7 +459,7 @@ static void test_fds_taken_or_closed(void **state)
 				  &fd, 1),
 			 0);
 	assert_closed(fd);
-	assert_int_equal(f->d.mem.nregions, 1);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 1);
 	f->g[123] = 0x5a;
 	assert_int_equal(*(uint8_t *)vu_mem_gpa_contig(&f->d.mem, MEM_GPA + 123, 1), 0x5a);
 
@@ -467,7 +467,7 @@ static void test_fds_taken_or_closed(void **state)
 	fd = dup_fd(f->sv[1]);
 	assert_int_equal(dispatch(f, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &fd, 1), 0);
 	assert_true(unit_fd_open(fd));
-	assert_int_equal(f->d.backend_fd, fd);
+	assert_int_equal(f->d.backend.fd, fd);
 
 	/* Failed requests close what they were given. */
 	fd = dup_fd(f->kick);
@@ -592,7 +592,7 @@ static void test_mem_table_bad(void **state)
 	assert_int_equal(dispatch(f, VHOST_USER_SET_MEM_TABLE, &mem, full, fds, 2), -EINVAL);
 	assert_closed(fds[0]);
 	assert_closed(fds[1]);
-	assert_int_equal(f->d.mem.nregions, 0);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 0);
 	/* Eight regions is the most; all good. */
 	mem.nregions = 8;
 	for (int i = 0; i < 8; i++) {
@@ -602,13 +602,13 @@ static void test_mem_table_bad(void **state)
 		fds[i] = dup_fd(f->memfd);
 	}
 	assert_int_equal(dispatch(f, VHOST_USER_SET_MEM_TABLE, &mem, full, fds, 8), 0);
-	assert_int_equal(f->d.mem.nregions, 8);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 8);
 	for (int i = 0; i < 8; i++)
 		assert_closed(fds[i]);
 	/* An empty table unmaps everything. */
 	mem.nregions = 0;
 	assert_int_equal(dispatch(f, VHOST_USER_SET_MEM_TABLE, &mem, 8, NULL, 0), 0);
-	assert_int_equal(f->d.mem.nregions, 0);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 0);
 }
 
 static void test_mem_reg(void **state)
@@ -627,11 +627,11 @@ static void test_mem_reg(void **state)
 	fd = dup_fd(f->memfd);
 	assert_int_equal(dispatch(f, VHOST_USER_ADD_MEM_REG, &reg, sizeof(reg), &fd, 1), 0);
 	assert_closed(fd);
-	assert_int_equal(f->d.mem.nregions, 1);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 1);
 	/* Overlapping add refused. */
 	fd = dup_fd(f->memfd);
 	assert_int_equal(dispatch(f, VHOST_USER_ADD_MEM_REG, &reg, sizeof(reg), &fd, 1), -EINVAL);
-	assert_int_equal(f->d.mem.nregions, 1);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 1);
 	/* Remove: unknown region, then the real one (QEMU may send its fd along). */
 	reg.region.memory_size = 0x1000;
 	assert_int_equal(dispatch(f, VHOST_USER_REM_MEM_REG, &reg, sizeof(reg), NULL, 0), -ENOENT);
@@ -639,7 +639,7 @@ static void test_mem_reg(void **state)
 	fd = dup_fd(f->memfd);
 	assert_int_equal(dispatch(f, VHOST_USER_REM_MEM_REG, &reg, sizeof(reg), &fd, 1), 0);
 	assert_closed(fd);
-	assert_int_equal(f->d.mem.nregions, 0);
+	assert_int_equal(vu_mem_nregions(&f->d.mem), 0);
 }
 
 static void test_unknown(void **state)
@@ -647,7 +647,7 @@ static void test_unknown(void **state)
 	struct fixture *f = *state;
 	static const uint32_t reqs[] = { VHOST_USER_NONE,         VHOST_USER_SET_LOG_BASE,
 					 VHOST_USER_SEND_RARP,    VHOST_USER_IOTLB_MSG,
-					 VHOST_USER_GET_CONFIG,   VHOST_USER_VRING_KICK,
+					 VHOST_USER_SET_CONFIG,   VHOST_USER_VRING_KICK,
 					 VHOST_USER_MAX,          1000,
 					 UINT32_MAX };
 
