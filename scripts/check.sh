@@ -1,6 +1,7 @@
 #!/bin/bash
 # The whole test suite, as `make check` and CI run it:
-#   1. release build (gcc, -Werror) and every meson test (unit + frontend integration)
+#   1. release build (gcc, -Werror) and every meson test (unit + frontend integration), then
+#      the soak (scripts/soak.sh, SOAK_SECONDS, default 600)
 #   2. the same tests on an ASan+UBSan build (daemon and tests instrumented)
 #   3. a bounded libFuzzer run of each fuzz target under ASan+UBSan
 #   4. the real-guest test: Linux 6.1 under QEMU (TCG) mounting a share served by vufsd,
@@ -78,6 +79,9 @@ if build_dir build; then
 else
 	failed=$((failed + 1)); failures+=("build failed")
 fi
+
+stage "soak (${SOAK_SECONDS:-600} s mixed workload; daemon RSS and fds flat)"
+if scripts/soak.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("soak"); fi
 
 stage "ASan + UBSan"
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
