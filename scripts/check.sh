@@ -5,6 +5,7 @@
 #   2. the same tests on an ASan+UBSan build (daemon and tests instrumented)
 #   3. a bounded libFuzzer run of each fuzz target under ASan+UBSan
 #   4. the real-guest test: Linux 6.1 under QEMU (TCG) mounting a share served by vufsd,
+#      fsync'ed data surviving a SIGKILL of QEMU and of the daemon (guest/durability.sh),
 #      the guest POSIX suite, and a guest whose root filesystem is served by vufsd;
 #      then the basic guest test again with ASan+UBSan and TSan daemons
 # Prints one line per stage and ends with "check: N passed, N failed" (N counts tests);
@@ -137,8 +138,14 @@ guest_run() {
 stage "real guest (Linux 6.1, QEMU TCG)"
 guest_run "$ROOT/build/src/vufsd" "real guest"
 
+stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
+
 stage "guest POSIX suite"
-VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
+
+stage "guest POSIX suite" guest/posix/test.sh
 
 stage "guest root filesystem on vufsd (debootstrap tree, dpkg/git/make)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "rootfs" guest/rootfs/test.sh
