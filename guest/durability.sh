@@ -115,6 +115,7 @@ one_run() {
 	kill -KILL "$qpid" 2>/dev/null
 	echo "durability: SIGKILL to QEMU (pid $qpid) at $((SECONDS - t_start)) s"
 	wait "$rg" # fails: the guest never printed VUFS-EXIT
+	echo "durability: run-guest.sh's verdict (failures expected: we killed the run):"
 	sed -n 's/^\(host: .*\)/  \1/p' "$TMP/$name.out" | grep -v '^  host: booting' | tail -n 6
 
 	# Every record the guest confirmed must be on the host.
