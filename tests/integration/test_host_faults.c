@@ -52,12 +52,13 @@ static void need_root(const char *why)
 	}
 }
 
-/* Start vufsd with extra arguments (NULL: none) and FUSE_INIT. */
+/* Start the backend, with extra vufsd arguments (NULL: none, any backend), and FUSE_INIT. */
 static void start(struct h *h, const char *extra)
 {
 	if (extra) {
 		char *t;
 
+		need_vufsd(h);
 		if (asprintf(&t, "%s %s", h->tmpl, extra) < 0)
 			fail_msg("out of memory");
 		free(h->tmpl);
@@ -207,7 +208,6 @@ static int teardown_tmpfs(void **state)
 static void mount_small_tmpfs(struct h *h, const char *opts)
 {
 	need_root("mounts a small tmpfs over the share");
-	need_vufsd(h);
 	if (mount("vufs-test", h->share, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
 		if (errno == EPERM || errno == EACCES) {
 			/* Root without CAP_SYS_ADMIN (an unprivileged container). */
@@ -601,7 +601,6 @@ static void share_replaced(struct h *h, const char *extra)
 	int base;
 	pid_t pid;
 
-	need_vufsd(h);
 	h_write_file(h, "marker-old", "old", 3);
 	start(h, extra);
 	pid = serving_pid(h);
@@ -680,7 +679,6 @@ static void test_fd_limit_midway(void **state)
 	int base, r;
 	pid_t pid;
 
-	need_vufsd(h);
 	h_mkdir(h, "sub", 0755);
 	for (int i = 0; i < NFILES; i++) {
 		snprintf(name, sizeof(name), "sub/f%02d", i);
