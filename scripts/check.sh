@@ -1,9 +1,11 @@
 #!/bin/bash
 # The whole test suite, as `make check` and CI run it:
-#   1. release build (gcc, -Werror) and every meson test (unit + frontend integration)
+#   1. release build (gcc, -Werror) and every meson test (unit + frontend integration), then
+#      the soak (scripts/soak.sh, SOAK_SECONDS, default 600)
 #   2. the same tests on an ASan+UBSan build (daemon and tests instrumented)
 #   3. a bounded libFuzzer run of each fuzz target under ASan+UBSan
 #   4. the real-guest test: Linux 6.1 under QEMU (TCG) mounting a share served by vufsd,
+#      fsync'ed data surviving a SIGKILL of QEMU and of the daemon (guest/durability.sh),
 #      the guest POSIX suite, and a guest whose root filesystem is served by vufsd;
 #      then the basic guest test again with ASan+UBSan and TSan daemons
 # Prints one line per stage and ends with "check: N passed, N failed" (N counts tests);
@@ -79,6 +81,9 @@ else
 	failed=$((failed + 1)); failures+=("build failed")
 fi
 
+stage "soak (${SOAK_SECONDS:-600} s mixed workload; daemon RSS and fds flat)"
+if scripts/soak.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("soak"); fi
+
 stage "ASan + UBSan"
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -136,8 +141,14 @@ guest_run "$ROOT/build/src/vufsd" "real guest"
 stage "guest reboots (reboot -f twice, share and daemon fd count checked after each boot)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "guest reboots" guest/reboot-test.sh
 
+stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
+
 stage "guest POSIX suite"
-VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
+
+stage "guest POSIX suite" guest/posix/test.sh
 
 stage "guest root filesystem on vufsd (debootstrap tree, dpkg/git/make)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "rootfs" guest/rootfs/test.sh

@@ -74,6 +74,8 @@ struct pt_handle {
 	size_t dir_len;       /* valid bytes in dir_buf */
 	size_t dir_pos;       /* next unread record in dir_buf */
 	uint64_t dir_next;    /* offset that continues at dir_pos */
+	uint64_t dir_sent;    /* offset after the last entry handed out (entries from there to
+			       * dir_next were skipped as gone): continuing there needs no seek */
 	bool dir_valid;       /* dir_buf/dir_pos describe the stream at dir_next */
 };
 

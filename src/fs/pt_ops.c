@@ -456,6 +456,22 @@ int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
 	return err;
 }
 
+/*
+ * A create-like request made @name but cannot hand it to the guest (no fd left under
+ * --fd-limit, out of memory): take the name away again, so that a request answered
+ * with an error leaves nothing behind. Only if @name still is the inode @made.
+ */
+static void undo_create(int dirfd, const char *name, const struct stat *made)
+{
+	struct stat st;
+
+	if (pt_stat_at(dirfd, name, 0, &st, NULL) || st.st_dev != made->st_dev ||
+	    st.st_ino != made->st_ino)
+		return;
+	if (unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+		log_warn("cannot remove a node whose creation failed: %s", strerror(errno));
+}
+
 /* What a create-like operation does under its parent, as the caller. */
 enum mk_kind { MK_DIR, MK_NOD, MK_SYMLINK };
 
@@ -488,8 +504,14 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 			break;
 		}
 	}
-	if (!err)
+	if (!err) {
+		struct stat made;
+		bool have_made = !pt_stat_at(dir->fd, name, 0, &made, NULL);
+
 		err = lookup_in(fs, dir, name, out);
+		if (err && have_made)
+			undo_create(dir->fd, name, &made);
+	}
 out:
 	pt_inode_put(fs, dir);
 	return err;
@@ -720,6 +742,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	struct pt_caller c;
 	char fdname[16];
 	int fd = -1, pfd, err;
+	bool created = false;
 	int objs[1];
 
 	if (!dir)
@@ -737,6 +760,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		 */
 		fd = open_beneath(dir->fd, name, filter_open_flags(fs, flags) | O_CREAT | O_EXCL,
 				  mode & 07777);
+		created = fd >= 0;
 		if (fd == -EEXIST && !(flags & O_EXCL))
 			fd = open_existing(fs, dir, name, filter_open_flags(fs, flags));
 		err = fd < 0 ? fd : 0;
@@ -767,6 +791,12 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	goto out;
 
 err_close:
+	if (created) {
+		struct stat made;
+
+		if (!fstat(fd, &made))
+			undo_create(dir->fd, name, &made);
+	}
 	close(fd);
 out:
 	pt_inode_put(fs, dir);
@@ -906,12 +936,17 @@ out:
 /* Position the stream at @off; keeps buffered entries when continuing where we stopped. */
 static int dir_seek(struct pt_handle *h, uint64_t off)
 {
-	if (h->dir_valid && off == h->dir_next)
+	/*
+	 * Continuing after the last entry handed out needs no seek either: a seek back
+	 * would only find the skipped entries again, and fails (EINVAL on ext4) once a
+	 * host process has removed the directory.
+	 */
+	if (h->dir_valid && (off == h->dir_next || off == h->dir_sent))
 		return 0;
 	if (off > INT64_MAX || lseek(h->fd, (off_t)off, SEEK_SET) < 0)
 		return off > INT64_MAX ? -EINVAL : -errno;
 	h->dir_len = h->dir_pos = 0;
-	h->dir_next = off;
+	h->dir_next = h->dir_sent = off;
 	h->dir_valid = true;
 	return 0;
 }
@@ -920,6 +955,7 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 	       const struct pt_readdir_sink *sink)
 {
 	struct pt_handle *h = pt_handle_get(fs, fh, true);
+	unsigned added = 0;
 	int err = 0;
 
 	(void)ctx;
@@ -947,8 +983,13 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 			long n = syscall(SYS_getdents64, h->fd, h->dir_buf, PT_DIRBUF_SIZE);
 
 			if (n < 0) {
+				/*
+				 * A failed getdents leaves the position alone, so the stream
+				 * stays valid: the next request gets the host's error again
+				 * (ENOENT once a host process removed the directory), not
+				 * the error of a seek.
+				 */
 				err = -errno;
-				h->dir_valid = false;
 				goto out;
 			}
 			if (n == 0)
@@ -968,11 +1009,21 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 		dot = !strcmp(d.name, ".") || !strcmp(d.name, "..");
 		if (plus && !dot) {
 			r = lookup_in(fs, h->inode, d.name, &e);
-			if (r < 0) {
-				/* Gone since getdents, or not ours to show: skip it. */
+			if (r == -ENOENT) {
+				/* Gone since getdents: skip it. */
 				h->dir_pos += de->d_reclen;
 				h->dir_next = d.next_off;
 				continue;
+			}
+			if (r < 0) {
+				/*
+				 * No fd left (--fd-limit), no memory...: never skip an entry
+				 * that exists. Stop here; the guest continues from this
+				 * entry and gets the error if it is still the first one.
+				 */
+				if (!added)
+					err = r;
+				break;
 			}
 		}
 		if (plus && dot) {
@@ -986,8 +1037,9 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 				pt_inode_unlookup(fs, e.nodeid);
 			break;
 		}
+		added++;
 		h->dir_pos += de->d_reclen;
-		h->dir_next = d.next_off;
+		h->dir_next = h->dir_sent = d.next_off;
 	}
 out:
 	pthread_mutex_unlock(&h->dir_lock);
