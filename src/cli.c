@@ -34,6 +34,7 @@ enum {
 	OPT_SECCOMP,
 	OPT_MODCAPS,
 	OPT_RLIMIT_NOFILE,
+	OPT_DEVICE_NODES,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +58,7 @@ static const struct option long_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
+	{ "device-nodes", required_argument, NULL, OPT_DEVICE_NODES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -80,6 +82,8 @@ static void usage(FILE *f)
 		"  --no-posix-lock        keep POSIX/flock locks inside the guest\n"
 		"                         (default: forwarded to the host)\n"
 		"  --no-killpriv-v2       let the guest clear set-user/group-ID bits itself\n"
+		"  --device-nodes=MODE    mapped|host|refuse: what a guest's block/char mknod\n"
+		"                         makes (default mapped: an empty 0600 file + xattr)\n"
 		"  --allow-direct-io      honour the guest's O_DIRECT on the host\n"
 		"  --fd-limit=N           hold at most N inode and open-file fds for the guest\n"
 		"                         (ENFILE beyond; default: RLIMIT_NOFILE minus 256)\n"
@@ -223,6 +227,14 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_RLIMIT_NOFILE:
 			if (parse_ulong(optarg, ULONG_MAX, &cfg->rlimit_nofile) || !cfg->rlimit_nofile) {
 				fprintf(stderr, "vufsd: bad --rlimit-nofile '%s'\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_DEVICE_NODES:
+			if (pt_devnodes_parse(optarg, &cfg->device_nodes)) {
+				fprintf(stderr,
+					"vufsd: unknown --device-nodes '%s' (mapped|host|refuse)\n",
+					optarg);
 				return CLI_ERROR;
 			}
 			break;

@@ -10,6 +10,7 @@
 
 #include "fuse_session.h"
 #include "log.h"
+#include "pt.h"
 #include "sandbox.h"
 
 struct vufs_config {
@@ -22,6 +23,7 @@ struct vufs_config {
 	bool readdirplus;
 	bool allow_direct_io;
 	bool xattr;       /* --xattr */
+	enum pt_devnodes device_nodes; /* --device-nodes, default mapped */
 	bool posix_locks; /* --posix-lock (default) / --no-posix-lock */
 	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
 	unsigned long max_fds;    /* --fd-limit, 0 = derived from RLIMIT_NOFILE */

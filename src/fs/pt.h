@@ -44,11 +44,25 @@ struct pt_ctx {
 	uint32_t pid;
 };
 
+/*
+ * What a guest's block or character MKNOD makes (--device-nodes); see
+ * pt_devnode.h. Zero is the default.
+ */
+enum pt_devnodes {
+	PT_DEVNODES_MAPPED = 0, /* empty 0600 regular file + type/rdev/mode in a user. xattr */
+	PT_DEVNODES_HOST,       /* a real device node (the daemon needs CAP_MKNOD) */
+	PT_DEVNODES_REFUSE,     /* -EPERM */
+};
+
+/* "mapped", "host" or "refuse"; 0 or -EINVAL. */
+int pt_devnodes_parse(const char *s, enum pt_devnodes *out);
+
 struct pt_config {
 	const char *root;         /* the shared directory */
 	bool direct_io_allowed;   /* pass O_DIRECT through to the host */
 	unsigned long max_fds;    /* inode + open-file fds the guest may make us hold, 0 = no cap */
 	bool xattr;               /* serve extended attributes */
+	enum pt_devnodes device_nodes; /* what a block/char MKNOD makes */
 	int proc_self_fd;         /* O_PATH fd of /proc/self/fd from the sandbox (> 0: taken
 				   over by pt_fs_new, even on failure), else opened here */
 };

@@ -76,6 +76,13 @@ extern __thread struct pt_fs *pt_thread_cwd_fs;
 int pt_fd_charge(struct pt_fs *fs);
 void pt_fd_release(struct pt_fs *fs);
 
+/*
+ * pt_xattr.c: the name of O_PATH @fd for the *xattr(2) path calls and
+ * *at(fs->proc_fd, ...), relative to this thread's cwd, which this sets
+ * up (pt_thread_init) on first use. Returns 0 or -errno.
+ */
+int pt_fd_path(struct pt_fs *fs, int fd, char *buf, size_t size);
+
 /* pt_inode.c */
 int pt_inode_table_init(struct pt_fs *fs);
 void pt_inode_table_fini(struct pt_fs *fs);

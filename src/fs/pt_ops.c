@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "iov.h"
 #include "log.h"
+#include "pt_devnode.h"
 #include "pt_i.h"
 
 /* getdents64 buffer per open directory. */
@@ -178,11 +180,25 @@ static bool dir_within_root(struct pt_fs *fs, int fd)
 	return inside;
 }
 
+/* Show a mapped device node (pt_devnode.h) in an entry as the guest's device node. */
+static void entry_fix_devnode(struct pt_fs *fs, struct pt_entry *e)
+{
+	struct pt_inode *in;
+
+	if (!pt_devnode_candidate(&e->st))
+		return;
+	in = pt_inode_get(fs, e->nodeid);
+	if (in) {
+		pt_devnode_fix_stat(fs, in->fd, &e->st);
+		pt_inode_put(fs, in);
+	}
+}
+
 /* Look @name up under @dir (a referenced inode) and count the lookup. */
 static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 		     struct pt_entry *out)
 {
-	int fd;
+	int fd, err;
 
 	if (dir->type != S_IFDIR)
 		return -ENOTDIR;
@@ -204,7 +220,6 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 	} else {
 		struct stat st;
 		uint64_t mnt_id;
-		int err;
 
 		/*
 		 * Known inodes (the common case: the guest's cache expired) need
@@ -214,13 +229,18 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 		err = pt_stat_at(dir->fd, name, 0, &st, &mnt_id);
 		if (err)
 			return err;
-		if (!pt_inode_find(fs, &st, mnt_id, out))
+		if (!pt_inode_find(fs, &st, mnt_id, out)) {
+			entry_fix_devnode(fs, out);
 			return 0;
+		}
 		fd = open_beneath(dir->fd, name, O_PATH, 0);
 	}
 	if (fd < 0)
 		return fd;
-	return pt_inode_insert(fs, fd, out);
+	err = pt_inode_insert(fs, fd, out);
+	if (!err)
+		entry_fix_devnode(fs, out);
+	return err;
 }
 
 int pt_lookup(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
@@ -250,6 +270,8 @@ int pt_getattr(struct pt_fs *fs, uint64_t nodeid, struct stat *st)
 	if (!in)
 		return -ESTALE;
 	err = pt_stat_fd(in->fd, st, NULL);
+	if (!err)
+		pt_devnode_fix_stat(fs, in->fd, st);
 	pt_inode_put(fs, in);
 	return err;
 }
@@ -356,7 +378,9 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 {
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
 	struct pt_handle *h = NULL;
+	struct pt_devnode dn;
 	int fd = -1, err = 0;
+	int devnode = 0;
 
 	if (!in)
 		return -ESTALE;
@@ -368,19 +392,37 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		}
 		fd = h->fd;
 	}
+	if (in->type == S_IFREG && !h) {
+		/* A mapped device node: its mode lives in the attribute. */
+		err = pt_stat_fd(in->fd, st, NULL);
+		if (err)
+			goto out;
+		devnode = pt_devnode_read(fs, in->fd, st, &dn);
+		if (devnode && (sa->valid & PT_SET_SIZE)) {
+			err = -EINVAL; /* truncate(2) of a device node */
+			goto out;
+		}
+	}
 	/* The host kernel decides who may chmod, chown, truncate and touch. */
-	if (sa->valid & PT_SET_MODE)
+	if ((sa->valid & PT_SET_MODE) && devnode)
+		err = pt_devnode_chmod(fs, ctx, in, &dn, sa->mode);
+	else if (sa->valid & PT_SET_MODE)
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_MODE);
 	if (!err && (sa->valid & PT_SET_GID))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_GID);
 	else if (!err && (sa->valid & PT_SET_UID))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_UID);
+	if (!err && devnode && (sa->valid & (PT_SET_UID | PT_SET_GID)) &&
+	    !(sa->valid & PT_SET_MODE))
+		err = pt_devnode_chown_done(fs, in, &dn);
 	if (!err && (sa->valid & PT_SET_SIZE))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_SIZE);
 	if (!err && (sa->valid & (PT_SET_ATIME | PT_SET_MTIME | PT_SET_ATIME_NOW | PT_SET_MTIME_NOW)))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_ATIME);
 	if (!err)
 		err = pt_stat_fd(in->fd, st, NULL);
+	if (!err)
+		pt_devnode_fix_stat(fs, in->fd, st);
 out:
 	if (h)
 		pt_handle_put(fs, h);
@@ -439,7 +481,7 @@ int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
 }
 
 /* What a create-like operation does under its parent, as the caller. */
-enum mk_kind { MK_DIR, MK_NOD, MK_SYMLINK };
+enum mk_kind { MK_DIR, MK_NOD, MK_DEVNODE, MK_SYMLINK };
 
 static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent,
 		     const char *name, enum mk_kind kind, mode_t mode, dev_t rdev,
@@ -465,10 +507,24 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		case MK_NOD:
 			err = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
 			break;
+		case MK_DEVNODE: /* an empty regular file: pt_devnode_tag finishes it */
+			err = mknodat(dir->fd, name, S_IFREG | PT_DEVNODE_HOST_MODE, 0) < 0 ? -errno
+											  : 0;
+			break;
 		case MK_SYMLINK:
 			err = symlinkat(target, dir->fd, name) < 0 ? -errno : 0;
 			break;
 		}
+	}
+	if (!err && kind == MK_DEVNODE) {
+		struct pt_devnode d = {
+			.type = mode & S_IFMT,
+			.major = major(rdev),
+			.minor = minor(rdev),
+			.perm = mode & 07777,
+		};
+
+		err = pt_devnode_tag(fs, dir->fd, name, &d);
 	}
 	if (!err)
 		err = lookup_in(fs, dir, name, out);
@@ -494,8 +550,19 @@ int pt_mknod(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const 
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
-		/* A guest-made device node would reach host devices through us. */
-		return -EPERM;
+		switch (fs->cfg.device_nodes) {
+		case PT_DEVNODES_MAPPED:
+			/* The rdev FUSE carries is 32 bits: always within the map's limits. */
+			if (major(rdev) > PT_DEVNODE_MAJOR_MAX || minor(rdev) > PT_DEVNODE_MINOR_MAX)
+				return -EINVAL;
+			return make_node(fs, ctx, parent, name, MK_DEVNODE, mode, rdev, NULL, out);
+		case PT_DEVNODES_HOST:
+			break; /* a real node: the host checks CAP_MKNOD */
+		default:
+			/* A guest-made device node would reach host devices through us. */
+			return -EPERM;
+		}
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -609,6 +676,27 @@ static int filter_open_flags(const struct pt_fs *fs, int flags)
 	return (flags & keep) | O_LARGEFILE;
 }
 
+/*
+ * A mapped device node is never opened for I/O: the guest's kernel does
+ * device I/O itself and never sends OPEN for one, so this is a hostile or
+ * racing guest: -ENXIO, as opening a node without a device gives.
+ */
+static int refuse_devnode(struct pt_fs *fs, int fd)
+{
+	struct pt_devnode d;
+	struct stat st;
+	int err;
+
+	err = pt_stat_fd(fd, &st, NULL);
+	if (err)
+		return err;
+	if (pt_devnode_read(fs, fd, &st, &d)) {
+		log_guest(LOG_LVL_WARN, "open of a mapped device node refused: ENXIO");
+		return -ENXIO;
+	}
+	return 0;
+}
+
 int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags,
 	    uint64_t *fh)
 {
@@ -624,6 +712,9 @@ int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int fla
 		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
 		goto out;
 	}
+	err = refuse_devnode(fs, in->fd);
+	if (err)
+		goto out;
 	objs[0] = in->fd;
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
@@ -657,6 +748,8 @@ static int open_existing(struct pt_fs *fs, struct pt_inode *dir, const char *nam
 		fd = -errno;
 	} else if (!S_ISREG(st.st_mode)) {
 		fd = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+	} else if ((fd = refuse_devnode(fs, pfd)) < 0) {
+		/* fd is the error */
 	} else {
 		snprintf(fdname, sizeof(fdname), "%d", pfd);
 		fd = openat(fs->proc_fd, fdname, (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC);
@@ -930,6 +1023,10 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 				continue;
 			}
 		}
+		if (plus && !dot && d.type != IFTODT(e.st.st_mode))
+			d.type = IFTODT(e.st.st_mode); /* a mapped device node */
+		else if (!plus && !dot && d.type == DT_REG)
+			d.type = pt_devnode_dtype_at(fs, h->inode->fd, d.name, d.type);
 		if (plus && dot) {
 			memset(&e, 0, sizeof(e));
 			e.st.st_ino = d.ino;

@@ -9,30 +9,99 @@
  * Symlinks: l*xattr on "N" would act on the /proc link, not the inode, and
  * user.* attributes cannot exist on symlinks anyway: -EPERM/-ENOTSUP come
  * back from the host as they would locally for trusted/security names.
+ *
+ * The name PT_DEVNODE_XATTR holds mapped device nodes (pt_devnode.h) and
+ * is not the guest's: GETXATTR and REMOVEXATTR say it is absent (-ENODATA),
+ * SETXATTR refuses it (-EPERM) and LISTXATTR leaves it out, on every file.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "pt_devnode.h"
 #include "pt_i.h"
 
-static int xattr_begin(struct pt_fs *fs, uint64_t nodeid, struct pt_inode **in, char *name,
-		       size_t size)
+/* XATTR_LIST_MAX: the longest list the kernel returns. */
+#define PT_XATTR_LIST_MAX 65536
+
+int pt_fd_path(struct pt_fs *fs, int fd, char *buf, size_t size)
 {
-	if (!fs->cfg.xattr)
-		return -ENOSYS;
+	int n;
+
 	if (pt_thread_cwd_fs != fs) {
 		int err = pt_thread_init(fs);
 
 		if (err)
 			return err;
 	}
+	n = snprintf(buf, size, "%d", fd);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int xattr_begin(struct pt_fs *fs, uint64_t nodeid, struct pt_inode **in, char *name,
+		       size_t size)
+{
+	int err;
+
+	if (!fs->cfg.xattr)
+		return -ENOSYS;
 	*in = pt_inode_get(fs, nodeid);
 	if (!*in)
 		return -ESTALE;
-	snprintf(name, size, "%d", (*in)->fd);
-	return 0;
+	err = pt_fd_path(fs, (*in)->fd, name, size);
+	if (err) {
+		pt_inode_put(fs, *in);
+		*in = NULL;
+	}
+	return err;
+}
+
+/*
+ * The host's list for @path without the reserved name, with getxattr(2)
+ * size rules for @buf/@size. Lists into a buffer of our own when the
+ * guest's is too small for the unfiltered list, so a size the guest got
+ * from a probe always fits.
+ */
+static ssize_t list_filtered(const char *path, char *buf, size_t size)
+{
+	ssize_t n = -1, want;
+	char *tmp = NULL;
+
+	if (size) {
+		n = listxattr(path, buf, size);
+		if (n >= 0)
+			return (ssize_t)pt_devnode_filter_list(buf, (size_t)n);
+		if (errno != ERANGE)
+			return -errno;
+	}
+	for (int tries = 0; tries < 4; tries++) {
+		want = listxattr(path, NULL, 0);
+		if (want <= 0)
+			return want < 0 ? -errno : 0;
+		if (want > PT_XATTR_LIST_MAX)
+			want = PT_XATTR_LIST_MAX;
+		free(tmp);
+		tmp = malloc((size_t)want);
+		if (!tmp)
+			return -ENOMEM;
+		n = listxattr(path, tmp, (size_t)want);
+		if (n >= 0 || errno != ERANGE)
+			break;
+	}
+	if (n < 0) {
+		n = -errno;
+		goto out;
+	}
+	n = (ssize_t)pt_devnode_filter_list(tmp, (size_t)n);
+	if (size && (size_t)n > size)
+		n = -ERANGE;
+	else if (size)
+		memcpy(buf, tmp, (size_t)n);
+out:
+	free(tmp);
+	return n;
 }
 
 int pt_getxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
@@ -47,6 +116,10 @@ int pt_getxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
+	if (pt_devnode_reserved(name)) {
+		pt_inode_put(fs, in);
+		return -ENODATA;
+	}
 	n = getxattr(path, name, size ? buf : NULL, size);
 	pt_inode_put(fs, in);
 	return n < 0 ? -errno : (int)n;
@@ -64,9 +137,9 @@ int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, ch
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
-	n = listxattr(path, size ? buf : NULL, size);
+	n = list_filtered(path, buf, size);
 	pt_inode_put(fs, in);
-	return n < 0 ? -errno : (int)n;
+	return (int)n;
 }
 
 int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
@@ -81,6 +154,10 @@ int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
+	if (pt_devnode_reserved(name)) {
+		pt_inode_put(fs, in);
+		return -EPERM;
+	}
 	objs[0] = in->fd;
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
 		err = setxattr(path, name, value, size, flags) < 0 ? -errno : 0;
@@ -100,6 +177,10 @@ int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
+	if (pt_devnode_reserved(name)) {
+		pt_inode_put(fs, in);
+		return -ENODATA;
+	}
 	objs[0] = in->fd;
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
 		err = removexattr(path, name) < 0 ? -errno : 0;
