@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "pt_xattrmap.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -35,6 +37,7 @@ enum {
 	OPT_MODCAPS,
 	OPT_RLIMIT_NOFILE,
 	OPT_DEVICE_NODES,
+	OPT_XATTRMAP,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +62,7 @@ static const struct option long_opts[] = {
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
 	{ "device-nodes", required_argument, NULL, OPT_DEVICE_NODES },
+	{ "xattrmap", required_argument, NULL, OPT_XATTRMAP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -79,6 +83,8 @@ static void usage(FILE *f)
 		"  --cache=MODE           never|auto|metadata|always (default auto)\n"
 		"  --no-readdirplus       do not offer READDIRPLUS\n"
 		"  --xattr                serve extended attributes (default off)\n"
+		"  --xattrmap=RULES       map xattr names (virtiofsd syntax, e.g. :map::user.virtiofs.:);\n"
+		"                         implies --xattr\n"
 		"  --no-posix-lock        keep POSIX/flock locks inside the guest\n"
 		"                         (default: forwarded to the host)\n"
 		"  --no-killpriv-v2       let the guest clear set-user/group-ID bits itself\n"
@@ -238,6 +244,18 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			break;
+		case OPT_XATTRMAP: {
+			struct pt_xattrmap *m;
+			char why[128];
+
+			if (pt_xattrmap_parse(optarg, &m, why, sizeof(why))) {
+				fprintf(stderr, "vufsd: bad --xattrmap: %s\n", why);
+				return CLI_ERROR;
+			}
+			pt_xattrmap_free(m);
+			cfg->xattrmap = optarg;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT;
@@ -249,6 +267,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			return CLI_ERROR;
 		}
 	}
+	if (cfg->xattrmap)
+		cfg->xattr = true; /* as the Rust virtiofsd: a map implies --xattr */
 	if (optind < argc) {
 		fprintf(stderr, "vufsd: unexpected argument '%s'\n", argv[optind]);
 		return CLI_ERROR;

@@ -199,6 +199,7 @@ int main(int argc, char **argv)
 	pcfg.max_fds = dm.cfg.max_fds ? dm.cfg.max_fds : default_fd_limit();
 	pcfg.xattr = dm.cfg.xattr;
 	pcfg.device_nodes = dm.cfg.device_nodes;
+	pcfg.xattrmap = dm.cfg.xattrmap;
 	pcfg.proc_self_fd = sbr.proc_self_fd;
 	sbr.proc_self_fd = -1; /* pt_fs owns it now, even if pt_fs_new fails */
 	err = pt_fs_new(&pcfg, &dm.fs);

@@ -23,7 +23,8 @@
  *   zeros PATH OFFSET LEN         OK if those bytes read back as zeros
  *   stat PATH [FIELD...]          lstat; prints OK and FIELD=VALUE for ino nlink mode (octal,
  *                                 with type bits) perm (octal, 07777 only) uid gid size blocks
- *                                 atime mtime ctime (SEC.NSEC) type; default: all of them
+ *                                 atime mtime ctime (SEC.NSEC) type rdev (MAJOR:MINOR);
+ *                                 default: all of them but rdev
  *   utimens PATH ATIME MTIME      utimensat(); each NOW, OMIT or SEC[.NSEC]
  *   xattr-set PATH NAME VALUE [create|replace] | xattr-get PATH NAME (OK VALUE)
  *   xattr-size PATH NAME (OK N: the size probe) | xattr-list PATH (OK n1,n2 sorted)
@@ -233,6 +234,8 @@ static int op_stat(int argc, char **argv)
 			printf(" gid=%u", st.st_gid);
 		else if (!strcmp(f, "size"))
 			printf(" size=%lld", (long long)st.st_size);
+		else if (!strcmp(f, "rdev"))
+			printf(" rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
 		else if (!strcmp(f, "blocks"))
 			printf(" blocks=%lld", (long long)st.st_blocks);
 		else if (!strcmp(f, "atime"))

@@ -63,6 +63,7 @@ struct pt_config {
 	unsigned long max_fds;    /* inode + open-file fds the guest may make us hold, 0 = no cap */
 	bool xattr;               /* serve extended attributes */
 	enum pt_devnodes device_nodes; /* what a block/char MKNOD makes */
+	const char *xattrmap;     /* --xattrmap rules (pt_xattrmap.h), NULL = names as they are */
 	int proc_self_fd;         /* O_PATH fd of /proc/self/fd from the sandbox (> 0: taken
 				   over by pt_fs_new, even on failure), else opened here */
 };

@@ -7,6 +7,7 @@
 
 #include "idtable.h"
 #include "pt.h"
+#include "pt_xattrmap.h"
 
 struct pt_inode {
 	int fd; /* O_PATH, O_NOFOLLOW: never used for I/O directly */
@@ -54,6 +55,8 @@ struct pt_fs {
 	gid_t *groups;     /* the daemon's supplementary groups, restored after a switch */
 	int ngroups;
 	struct pt_inode *root;
+	struct pt_xattrmap *xattrmap; /* --xattrmap, NULL: none */
+	char *cap_xattr; /* host name security.capability is mapped to, if not itself */
 
 	unsigned long guest_fds; /* atomic: fds held for the guest (inodes + handles) */
 
@@ -82,6 +85,15 @@ void pt_fd_release(struct pt_fs *fs);
  * up (pt_thread_init) on first use. Returns 0 or -errno.
  */
 int pt_fd_path(struct pt_fs *fs, int fd, char *buf, size_t size);
+
+/* pt_xattr.c: set up --xattrmap for @fs (logs a bad rule set). 0 or -errno. */
+int pt_xattr_init(struct pt_fs *fs);
+/*
+ * The host kernel removes security.capability on write, truncate and
+ * chown; a remapped one (fs->cap_xattr) must be removed by us
+ * (CVE-2021-20263). @fd: an open file, or with @path_fd an O_PATH fd.
+ */
+void pt_xattr_drop_cap(struct pt_fs *fs, int fd, bool path_fd);
 
 /* pt_inode.c */
 int pt_inode_table_init(struct pt_fs *fs);

@@ -88,6 +88,9 @@ int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out)
 	err = pt_inode_table_init(fs);
 	if (err)
 		goto err_free;
+	err = pt_xattr_init(fs);
+	if (err)
+		goto err_free;
 	/* fd 0 is never a /proc handle: a zeroed config means "open it here". */
 	if (cfg->proc_self_fd > 0)
 		fs->proc_fd = cfg->proc_self_fd;
@@ -123,6 +126,8 @@ void pt_fs_free(struct pt_fs *fs)
 	pt_inode_table_fini(fs);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
+	pt_xattrmap_free(fs->xattrmap);
+	free(fs->cap_xattr);
 	free(fs->groups);
 	free(fs);
 }
@@ -419,6 +424,8 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_SIZE);
 	if (!err && (sa->valid & (PT_SET_ATIME | PT_SET_MTIME | PT_SET_ATIME_NOW | PT_SET_MTIME_NOW)))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_ATIME);
+	if (!err && fs->cap_xattr && (sa->valid & (PT_SET_SIZE | PT_SET_UID | PT_SET_GID)))
+		pt_xattr_drop_cap(fs, in->fd, true);
 	if (!err)
 		err = pt_stat_fd(in->fd, st, NULL);
 	if (!err)
@@ -850,6 +857,8 @@ ssize_t pt_write(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh,
 		n = -EINVAL;
 	else
 		n = iov_pwritev_full(h->fd, iov, cnt, (off_t)off);
+	if (n > 0 && fs->cap_xattr)
+		pt_xattr_drop_cap(fs, h->fd, false);
 	pt_handle_put(fs, h);
 	return n;
 }

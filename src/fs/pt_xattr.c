@@ -13,6 +13,8 @@
  * The name PT_DEVNODE_XATTR holds mapped device nodes (pt_devnode.h) and
  * is not the guest's: GETXATTR and REMOVEXATTR say it is absent (-ENODATA),
  * SETXATTR refuses it (-EPERM) and LISTXATTR leaves it out, on every file.
+ * That is checked on the host name, after --xattrmap (pt_xattrmap.h) has
+ * turned the guest's name into the host's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "log.h"
 #include "pt_devnode.h"
 #include "pt_i.h"
 
@@ -58,13 +61,78 @@ static int xattr_begin(struct pt_fs *fs, uint64_t nodeid, struct pt_inode **in, 
 	return err;
 }
 
+int pt_xattr_init(struct pt_fs *fs)
+{
+	char err[128], cap[PT_XATTR_NAME_MAX + 1];
+	int r;
+
+	if (!fs->cfg.xattrmap)
+		return 0;
+	r = pt_xattrmap_parse(fs->cfg.xattrmap, &fs->xattrmap, err, sizeof(err));
+	if (r) {
+		log_err("--xattrmap: %s", r == -EINVAL ? err : strerror(-r));
+		return r;
+	}
+	r = pt_xattrmap_to_host(fs->xattrmap, "security.capability", cap, sizeof(cap));
+	if (!r && strcmp(cap, "security.capability")) {
+		fs->cap_xattr = strdup(cap);
+		if (!fs->cap_xattr)
+			return -ENOMEM;
+		log_info("--xattrmap: security.capability is kept as %s: removed on write, "
+			 "truncate and chown",
+			 cap);
+	}
+	return 0;
+}
+
+void pt_xattr_drop_cap(struct pt_fs *fs, int fd, bool path_fd)
+{
+	char path[16];
+	int r;
+
+	if (!fs->cap_xattr)
+		return;
+	if (path_fd)
+		r = pt_fd_path(fs, fd, path, sizeof(path)) ? -1 : removexattr(path, fs->cap_xattr);
+	else
+		r = fremovexattr(fd, fs->cap_xattr);
+	if (r < 0 && errno != ENODATA && errno != EOPNOTSUPP)
+		log_guest(LOG_LVL_WARN, "cannot remove the mapped security.capability: %m");
+}
+
+/* Guest name @name -> the host's, in @buf; then the reserved-name check (@reserved_err). */
+static int host_name(struct pt_fs *fs, const char *name, char *buf, size_t size,
+		     const char **out, int reserved_err)
+{
+	if (fs->xattrmap) {
+		int err = pt_xattrmap_to_host(fs->xattrmap, name, buf, size);
+
+		if (err)
+			return err;
+		name = buf;
+	}
+	if (pt_devnode_reserved(name))
+		return reserved_err;
+	*out = name;
+	return 0;
+}
+
+/* A host list as the guest sees it: without the reserved name, names mapped. */
+static size_t list_for_guest(struct pt_fs *fs, char *buf, size_t len)
+{
+	len = pt_devnode_filter_list(buf, len);
+	if (fs->xattrmap)
+		len = pt_xattrmap_list(fs->xattrmap, buf, len);
+	return len;
+}
+
 /*
  * The host's list for @path without the reserved name, with getxattr(2)
  * size rules for @buf/@size. Lists into a buffer of our own when the
  * guest's is too small for the unfiltered list, so a size the guest got
  * from a probe always fits.
  */
-static ssize_t list_filtered(const char *path, char *buf, size_t size)
+static ssize_t list_filtered(struct pt_fs *fs, const char *path, char *buf, size_t size)
 {
 	ssize_t n = -1, want;
 	char *tmp = NULL;
@@ -72,7 +140,7 @@ static ssize_t list_filtered(const char *path, char *buf, size_t size)
 	if (size) {
 		n = listxattr(path, buf, size);
 		if (n >= 0)
-			return (ssize_t)pt_devnode_filter_list(buf, (size_t)n);
+			return (ssize_t)list_for_guest(fs, buf, (size_t)n);
 		if (errno != ERANGE)
 			return -errno;
 	}
@@ -94,7 +162,7 @@ static ssize_t list_filtered(const char *path, char *buf, size_t size)
 		n = -errno;
 		goto out;
 	}
-	n = (ssize_t)pt_devnode_filter_list(tmp, (size_t)n);
+	n = (ssize_t)list_for_guest(fs, tmp, (size_t)n);
 	if (size && (size_t)n > size)
 		n = -ERANGE;
 	else if (size)
@@ -107,8 +175,8 @@ out:
 int pt_getxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
 		void *buf, size_t size)
 {
+	char path[16], hname[PT_XATTR_NAME_MAX + 1];
 	struct pt_inode *in;
-	char path[16];
 	ssize_t n;
 	int err;
 
@@ -116,9 +184,10 @@ int pt_getxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
-	if (pt_devnode_reserved(name)) {
+	err = host_name(fs, name, hname, sizeof(hname), &name, -ENODATA);
+	if (err) {
 		pt_inode_put(fs, in);
-		return -ENODATA;
+		return err;
 	}
 	n = getxattr(path, name, size ? buf : NULL, size);
 	pt_inode_put(fs, in);
@@ -137,7 +206,7 @@ int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, ch
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
-	n = list_filtered(path, buf, size);
+	n = list_filtered(fs, path, buf, size);
 	pt_inode_put(fs, in);
 	return (int)n;
 }
@@ -145,18 +214,19 @@ int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, ch
 int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
 		const void *value, size_t size, int flags)
 {
+	char path[16], hname[PT_XATTR_NAME_MAX + 1];
 	struct pt_inode *in;
 	struct pt_caller c;
-	char path[16];
 	int objs[1];
 	int err;
 
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
-	if (pt_devnode_reserved(name)) {
+	err = host_name(fs, name, hname, sizeof(hname), &name, -EPERM);
+	if (err) {
 		pt_inode_put(fs, in);
-		return -EPERM;
+		return err;
 	}
 	objs[0] = in->fd;
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
@@ -168,18 +238,19 @@ int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		   const char *name)
 {
+	char path[16], hname[PT_XATTR_NAME_MAX + 1];
 	struct pt_inode *in;
 	struct pt_caller c;
-	char path[16];
 	int objs[1];
 	int err;
 
 	err = xattr_begin(fs, nodeid, &in, path, sizeof(path));
 	if (err)
 		return err;
-	if (pt_devnode_reserved(name)) {
+	err = host_name(fs, name, hname, sizeof(hname), &name, -ENODATA);
+	if (err) {
 		pt_inode_put(fs, in);
-		return -ENODATA;
+		return err;
 	}
 	objs[0] = in->fd;
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
