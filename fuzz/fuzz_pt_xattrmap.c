@@ -26,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nul = memchr(data, 0, size);
 	size_t spec_len = nul ? (size_t)(nul - data) : size;
 	size_t list_len = nul ? size - spec_len - 1 : 0;
+	const uint8_t *list = nul ? nul + 1 : data + size;
 	char *spec, *listbuf, *names;
 	struct pt_xattrmap *m = NULL;
 	char err[128];
@@ -41,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strlen(err) < sizeof(err) && err[0], "a parse error without a reason");
 		goto out;
 	}
-	memcpy(listbuf, nul + 1, list_len);
-	memcpy(names, nul + 1, list_len);
+	memcpy(listbuf, list, list_len);
+	memcpy(names, list, list_len);
 	names[list_len] = 0;
 	for (size_t pos = 0; pos < list_len;) {
 		char out[PT_XATTR_NAME_MAX + 1];

@@ -38,6 +38,8 @@ enum {
 	OPT_RLIMIT_NOFILE,
 	OPT_DEVICE_NODES,
 	OPT_XATTRMAP,
+	OPT_POSIX_ACL,
+	OPT_NO_POSIX_ACL,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +65,8 @@ static const struct option long_opts[] = {
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
 	{ "device-nodes", required_argument, NULL, OPT_DEVICE_NODES },
 	{ "xattrmap", required_argument, NULL, OPT_XATTRMAP },
+	{ "posix-acl", no_argument, NULL, OPT_POSIX_ACL },
+	{ "no-posix-acl", no_argument, NULL, OPT_NO_POSIX_ACL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -85,6 +89,7 @@ static void usage(FILE *f)
 		"  --xattr                serve extended attributes (default off)\n"
 		"  --xattrmap=RULES       map xattr names (virtiofsd syntax, e.g. :map::user.virtiofs.:);\n"
 		"                         implies --xattr\n"
+		"  --posix-acl            POSIX ACLs (FUSE_POSIX_ACL); implies --xattr\n"
 		"  --no-posix-lock        keep POSIX/flock locks inside the guest\n"
 		"                         (default: forwarded to the host)\n"
 		"  --no-killpriv-v2       let the guest clear set-user/group-ID bits itself\n"
@@ -256,6 +261,10 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			cfg->xattrmap = optarg;
 			break;
 		}
+		case OPT_POSIX_ACL:
+		case OPT_NO_POSIX_ACL:
+			cfg->posix_acl = c == OPT_POSIX_ACL;
+			break;
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT;
@@ -267,8 +276,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			return CLI_ERROR;
 		}
 	}
-	if (cfg->xattrmap)
-		cfg->xattr = true; /* as the Rust virtiofsd: a map implies --xattr */
+	if (cfg->xattrmap || cfg->posix_acl)
+		cfg->xattr = true; /* as the Rust virtiofsd: a map or ACLs imply --xattr */
 	if (optind < argc) {
 		fprintf(stderr, "vufsd: unexpected argument '%s'\n", argv[optind]);
 		return CLI_ERROR;

@@ -42,6 +42,13 @@ struct pt_ctx {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t pid;
+	/*
+	 * Create-like requests under FUSE_DONT_MASK (--posix-acl): the guest
+	 * left its umask to us; the host applies it unless the parent has a
+	 * default ACL.
+	 */
+	bool umask_set;
+	uint32_t umask;
 };
 
 /*
@@ -190,6 +197,12 @@ int pt_getxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 		void *buf, size_t size);
 int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, char *buf,
 		 size_t size);
+/*
+ * @flags: XATTR_CREATE/XATTR_REPLACE, and PT_XATTR_KILL_SGID (FUSE_SETXATTR_ACL_KILL_SGID:
+ * setting an access ACL clears set-group-ID, the caller being neither in the group nor
+ * CAP_FSETID).
+ */
+#define PT_XATTR_KILL_SGID (1 << 30)
 int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
 		const void *value, size_t size, int flags);
 int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,

@@ -487,6 +487,27 @@ int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
 	return err;
 }
 
+/*
+ * With FUSE_DONT_MASK the guest leaves its umask to us: set it on this
+ * thread (which has its own fs_struct after pt_thread_init, so other
+ * threads keep theirs) around the create. Returns what umask_leave
+ * restores; (mode_t)-1: nothing changed.
+ */
+static mode_t umask_enter(struct pt_fs *fs, const struct pt_ctx *ctx)
+{
+	if (!ctx->umask_set)
+		return (mode_t)-1;
+	if (pt_thread_cwd_fs != fs && pt_thread_init(fs))
+		return (mode_t)-1; /* logged; the mode goes unmasked */
+	return umask((mode_t)ctx->umask & 0777);
+}
+
+static void umask_leave(mode_t old)
+{
+	if (old != (mode_t)-1)
+		umask(old);
+}
+
 /* What a create-like operation does under its parent, as the caller. */
 enum mk_kind { MK_DIR, MK_NOD, MK_DEVNODE, MK_SYMLINK };
 
@@ -496,6 +517,7 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_caller c;
+	mode_t old_umask;
 	int objs[1];
 	int err;
 
@@ -506,6 +528,7 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		goto out;
 	}
 	objs[0] = dir->fd;
+	old_umask = umask_enter(fs, ctx);
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		switch (kind) {
 		case MK_DIR:
@@ -523,12 +546,13 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 			break;
 		}
 	}
+	umask_leave(old_umask);
 	if (!err && kind == MK_DEVNODE) {
 		struct pt_devnode d = {
 			.type = mode & S_IFMT,
 			.major = major(rdev),
 			.minor = minor(rdev),
-			.perm = mode & 07777,
+			.perm = mode & 07777 & ~(ctx->umask_set ? (mode_t)ctx->umask & 0777 : 0),
 		};
 
 		err = pt_devnode_tag(fs, dir->fd, name, &d);
@@ -773,6 +797,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_inode *in = NULL;
 	struct pt_caller c;
+	mode_t old_umask;
 	char fdname[16];
 	int fd = -1, pfd, err;
 	int objs[1];
@@ -784,6 +809,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		goto out;
 	}
 	objs[0] = dir->fd;
+	old_umask = umask_enter(fs, ctx);
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		/*
 		 * Always O_EXCL: without it, open(O_CREAT) would open whatever
@@ -796,6 +822,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 			fd = open_existing(fs, dir, name, filter_open_flags(fs, flags));
 		err = fd < 0 ? fd : 0;
 	}
+	umask_leave(old_umask);
 	if (err)
 		goto out;
 	/* The node for the file we just opened, not for whatever the name points at now. */
@@ -1303,6 +1330,7 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_inode *in;
 	struct pt_caller c;
+	mode_t old_umask;
 	char fdname[16];
 	int fd = -1, pfd, err;
 	int objs[1];
@@ -1317,10 +1345,12 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 		goto out;
 	}
 	objs[0] = dir->fd;
+	old_umask = umask_enter(fs, ctx);
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		fd = open_beneath(dir->fd, ".", oflags, mode & 07777);
 		err = fd < 0 ? fd : 0;
 	}
+	umask_leave(old_umask);
 	if (err)
 		goto out;
 	snprintf(fdname, sizeof(fdname), "%d", fd);

@@ -211,9 +211,27 @@ int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, ch
 	return (int)n;
 }
 
+/*
+ * FUSE_SETXATTR_ACL_KILL_SGID: the guest set an access ACL for a caller in
+ * neither the file's group nor CAP_FSETID; as posix_acl_update_mode()
+ * does locally, set-group-ID goes.
+ */
+static int acl_kill_sgid(struct pt_fs *fs, struct pt_inode *in, const char *path)
+{
+	struct stat st;
+	int err;
+
+	err = pt_stat_fd(in->fd, &st, NULL);
+	if (err || !(st.st_mode & S_ISGID) || S_ISLNK(st.st_mode))
+		return err;
+	return fchmodat(fs->proc_fd, path, st.st_mode & 07777 & ~(mode_t)S_ISGID, 0) < 0 ? -errno
+											 : 0;
+}
+
 int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
 		const void *value, size_t size, int flags)
 {
+	bool kill_sgid;
 	char path[16], hname[PT_XATTR_NAME_MAX + 1];
 	struct pt_inode *in;
 	struct pt_caller c;
@@ -228,9 +246,13 @@ int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 		pt_inode_put(fs, in);
 		return err;
 	}
+	kill_sgid = flags & PT_XATTR_KILL_SGID;
+	flags &= ~PT_XATTR_KILL_SGID;
 	objs[0] = in->fd;
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);)
 		err = setxattr(path, name, value, size, flags) < 0 ? -errno : 0;
+	if (!err && kill_sgid)
+		err = acl_kill_sgid(fs, in, path);
 	pt_inode_put(fs, in);
 	return err;
 }

@@ -224,6 +224,10 @@ size_t pt_xattrmap_list(const struct pt_xattrmap *m, char *buf, size_t len)
 
 		if (in + n == len)
 			break; /* no NUL: not a name */
+		if (!n) {
+			in++; /* an empty name is no name: dropped */
+			continue;
+		}
 		for (unsigned i = 0; i < m->n; i++) {
 			const struct xm_rule *r = &m->rules[i];
 

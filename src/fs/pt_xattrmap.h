@@ -57,7 +57,7 @@ int pt_xattrmap_to_host(const struct pt_xattrmap *m, const char *name, char *out
 /*
  * Rewrite a host listxattr(2) result (@len bytes of NUL-terminated names)
  * in place into what the guest sees; the result is never longer. Returns
- * the new length. A last name without its NUL is dropped.
+ * the new length. Empty names, and a last name without its NUL, are dropped.
  */
 size_t pt_xattrmap_list(const struct pt_xattrmap *m, char *buf, size_t len);
 

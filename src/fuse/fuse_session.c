@@ -47,14 +47,19 @@
  * FLOCK_LOCKS      other opens and host processes see each other's locks.
  * HANDLE_KILLPRIV_V2 we clear set-user/group-ID on write/truncate/open(O_TRUNC)
  *                  when the guest says the caller lacks CAP_FSETID (one round trip saved).
- * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SETXATTR_EXT, POSIX_ACL,
- * SUBMOUNTS, DAX, SECURITY_CTX.
+ * POSIX_ACL,       with --posix-acl only: the guest enforces ACLs (kept in
+ * DONT_MASK,       system.posix_acl_*), leaves its umask to us (the host
+ * SETXATTR_EXT     skips it under a default ACL) and says when setting an
+ *                  ACL must clear set-group-ID.
+ * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SUBMOUNTS, DAX, SECURITY_CTX.
  */
 #define FUSE_WANTED_FLAGS                                                                 \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
 	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS |          \
-	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2)
+	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_ACL | FUSE_DONT_MASK |     \
+	 FUSE_SETXATTR_EXT)
+#define FUSE_ACL_FLAGS (FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT)
 /* Largest COPY_FILE_RANGE done in one request (the guest loops over short copies). */
 #define FUSE_MAX_COPY (16u << 20)
 
@@ -139,6 +144,9 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		se->conn_flags &= ~(uint64_t)(FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS);
 	if (!se->conf.killpriv_v2)
 		se->conn_flags &= ~(uint64_t)FUSE_HANDLE_KILLPRIV_V2;
+	if (!se->conf.posix_acl || !se->conf.xattr ||
+	    (se->conn_flags & FUSE_ACL_FLAGS) != FUSE_ACL_FLAGS)
+		se->conn_flags &= ~(uint64_t)FUSE_ACL_FLAGS; /* all three or none */
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -342,6 +350,15 @@ static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 	reply_entry_or_err(req, err, &e);
 }
 
+/* Under FUSE_DONT_MASK the create-like requests carry the umask for us to apply. */
+static void take_umask(struct fuse_req *req, uint32_t umask)
+{
+	if (req->se->conn_flags & FUSE_DONT_MASK) {
+		req->ctx.umask_set = true;
+		req->ctx.umask = umask;
+	}
+}
+
 static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
 {
 	struct fuse_mknod_in arg;
@@ -352,6 +369,8 @@ static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		take_umask(req, arg.umask);
 	if (!err)
 		err = pt_mknod(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 			       (dev_t)arg.rdev, &e);
@@ -368,6 +387,8 @@ static void do_mkdir(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		take_umask(req, arg.umask);
 	if (!err)
 		err = pt_mkdir(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, &e);
 	reply_entry_or_err(req, err, &e);
@@ -494,6 +515,8 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		take_umask(req, arg.umask);
 	if (!err)
 		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 				(int)arg.flags, &e, &fh);
@@ -754,15 +777,25 @@ static int take_xattr_name(struct fuse_buf *in, const char **name)
 static void do_setxattr(struct fuse_req *req, struct fuse_buf *in)
 {
 	/* Without FUSE_SETXATTR_EXT the guest sends the 8-byte compat struct. */
-	struct {
-		uint32_t size;
-		uint32_t flags;
-	} arg;
+	struct fuse_setxattr_in arg = { 0 };
 	const char *name;
 	const void *value;
+	const void *p;
 	int err;
 
-	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	err = fuse_buf_take(in,
+			    (req->se->conn_flags & FUSE_SETXATTR_EXT) ? sizeof(arg)
+								       : FUSE_COMPAT_SETXATTR_IN_SIZE,
+			    &p);
+	if (!err) {
+		memcpy(&arg, p,
+		       (req->se->conn_flags & FUSE_SETXATTR_EXT) ? sizeof(arg)
+								  : FUSE_COMPAT_SETXATTR_IN_SIZE);
+		if (arg.flags & PT_XATTR_KILL_SGID)
+			err = -EINVAL; /* a bit of ours, never a guest's */
+		else if (arg.setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID)
+			arg.flags |= PT_XATTR_KILL_SGID;
+	}
 	if (!err)
 		err = take_xattr_name(in, &name);
 	if (!err && (arg.size > XATTR_SIZE_MAX || arg.size != fuse_buf_left(in)))
@@ -929,6 +962,8 @@ static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		take_umask(req, arg.umask);
 	if (!err)
 		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode, (int)arg.flags,
 				 &e, &fh);
