@@ -40,6 +40,8 @@ enum {
 	OPT_XATTRMAP,
 	OPT_POSIX_ACL,
 	OPT_NO_POSIX_ACL,
+	OPT_SECURITY_LABEL,
+	OPT_NO_SECURITY_LABEL,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +69,8 @@ static const struct option long_opts[] = {
 	{ "xattrmap", required_argument, NULL, OPT_XATTRMAP },
 	{ "posix-acl", no_argument, NULL, OPT_POSIX_ACL },
 	{ "no-posix-acl", no_argument, NULL, OPT_NO_POSIX_ACL },
+	{ "security-label", no_argument, NULL, OPT_SECURITY_LABEL },
+	{ "no-security-label", no_argument, NULL, OPT_NO_SECURITY_LABEL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -90,6 +94,8 @@ static void usage(FILE *f)
 		"  --xattrmap=RULES       map xattr names (virtiofsd syntax, e.g. :map::user.virtiofs.:);\n"
 		"                         implies --xattr\n"
 		"  --posix-acl            POSIX ACLs (FUSE_POSIX_ACL); implies --xattr\n"
+		"  --security-label       set the guest LSM's context on new inodes\n"
+		"                         (FUSE_SECURITY_CTX; name mapped by --xattrmap)\n"
 		"  --no-posix-lock        keep POSIX/flock locks inside the guest\n"
 		"                         (default: forwarded to the host)\n"
 		"  --no-killpriv-v2       let the guest clear set-user/group-ID bits itself\n"
@@ -261,6 +267,10 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			cfg->xattrmap = optarg;
 			break;
 		}
+		case OPT_SECURITY_LABEL:
+		case OPT_NO_SECURITY_LABEL:
+			cfg->security_label = c == OPT_SECURITY_LABEL;
+			break;
 		case OPT_POSIX_ACL:
 		case OPT_NO_POSIX_ACL:
 			cfg->posix_acl = c == OPT_POSIX_ACL;

@@ -26,6 +26,7 @@ struct vufs_config {
 	enum pt_devnodes device_nodes; /* --device-nodes, default mapped */
 	const char *xattrmap;          /* --xattrmap rules (checked by cli_parse), NULL = none */
 	bool posix_acl;                /* --posix-acl (implies --xattr) */
+	bool security_label;           /* --security-label */
 	bool posix_locks; /* --posix-lock (default) / --no-posix-lock */
 	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
 	unsigned long max_fds;    /* --fd-limit, 0 = derived from RLIMIT_NOFILE */

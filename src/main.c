@@ -211,6 +211,7 @@ int main(int argc, char **argv)
 	fconf.posix_locks = dm.cfg.posix_locks;
 	fconf.killpriv_v2 = dm.cfg.killpriv_v2;
 	fconf.posix_acl = dm.cfg.posix_acl;
+	fconf.security_label = dm.cfg.security_label;
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;

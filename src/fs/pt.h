@@ -49,6 +49,15 @@ struct pt_ctx {
 	 */
 	bool umask_set;
 	uint32_t umask;
+	/*
+	 * Create-like requests under FUSE_SECURITY_CTX (--security-label): the
+	 * extended attribute the guest's LSM wants on the new inode (name NULL:
+	 * none), set through --xattrmap; if it cannot be set, the new entry is
+	 * removed again and the request fails.
+	 */
+	const char *secctx_name;
+	const void *secctx_value;
+	size_t secctx_size;
 };
 
 /*

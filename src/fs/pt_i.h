@@ -94,6 +94,14 @@ int pt_xattr_init(struct pt_fs *fs);
  * (CVE-2021-20263). @fd: an open file, or with @path_fd an O_PATH fd.
  */
 void pt_xattr_drop_cap(struct pt_fs *fs, int fd, bool path_fd);
+/*
+ * Set the guest's security context (ctx->secctx_*, if any) on a new inode,
+ * as the daemon, its name mapped by --xattrmap: on open file @fd, or (@fd
+ * -1) on @name under directory O_PATH @dirfd, not following a symlink.
+ * Returns 0 or -errno (logged).
+ */
+int pt_xattr_set_secctx(struct pt_fs *fs, const struct pt_ctx *ctx, int dirfd,
+			const char *name, int fd);
 
 /* pt_inode.c */
 int pt_inode_table_init(struct pt_fs *fs);

@@ -557,6 +557,11 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 
 		err = pt_devnode_tag(fs, dir->fd, name, &d);
 	}
+	if (!err && ctx->secctx_name) {
+		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, -1);
+		if (err && unlinkat(dir->fd, name, kind == MK_DIR ? AT_REMOVEDIR : 0) < 0)
+			log_warn("cannot remove a new entry without its security context: %m");
+	}
 	if (!err)
 		err = lookup_in(fs, dir, name, out);
 out:
@@ -798,6 +803,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	struct pt_inode *in = NULL;
 	struct pt_caller c;
 	mode_t old_umask;
+	bool created = false;
 	char fdname[16];
 	int fd = -1, pfd, err;
 	int objs[1];
@@ -818,6 +824,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		 */
 		fd = open_beneath(dir->fd, name, filter_open_flags(fs, flags) | O_CREAT | O_EXCL,
 				  mode & 07777);
+		created = fd >= 0;
 		if (fd == -EEXIST && !(flags & O_EXCL))
 			fd = open_existing(fs, dir, name, filter_open_flags(fs, flags));
 		err = fd < 0 ? fd : 0;
@@ -825,6 +832,15 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	umask_leave(old_umask);
 	if (err)
 		goto out;
+	if (ctx->secctx_name && created) {
+		/* Only a file this request made gets the context (never relabel one). */
+		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, fd);
+		if (err) {
+			if (unlinkat(dir->fd, name, 0) < 0)
+				log_warn("cannot remove a new file without its security context: %m");
+			goto err_close;
+		}
+	}
 	/* The node for the file we just opened, not for whatever the name points at now. */
 	snprintf(fdname, sizeof(fdname), "%d", fd);
 	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
@@ -1353,6 +1369,11 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 	umask_leave(old_umask);
 	if (err)
 		goto out;
+	err = pt_xattr_set_secctx(fs, ctx, -1, NULL, fd);
+	if (err) {
+		close(fd); /* unnamed: nothing to remove */
+		goto out;
+	}
 	snprintf(fdname, sizeof(fdname), "%d", fd);
 	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
 	if (pfd < 0) {

@@ -17,6 +17,7 @@
  * turned the guest's name into the host's.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,40 @@ void pt_xattr_drop_cap(struct pt_fs *fs, int fd, bool path_fd)
 		r = fremovexattr(fd, fs->cap_xattr);
 	if (r < 0 && errno != ENODATA && errno != EOPNOTSUPP)
 		log_guest(LOG_LVL_WARN, "cannot remove the mapped security.capability: %m");
+}
+
+static int host_name(struct pt_fs *fs, const char *name, char *buf, size_t size,
+		     const char **out, int reserved_err);
+
+int pt_xattr_set_secctx(struct pt_fs *fs, const struct pt_ctx *ctx, int dirfd,
+			const char *name, int fd)
+{
+	char hname[PT_XATTR_NAME_MAX + 1], path[16 + NAME_MAX + 2];
+	const char *xname;
+	int err;
+
+	if (!ctx->secctx_name)
+		return 0;
+	err = host_name(fs, ctx->secctx_name, hname, sizeof(hname), &xname, -EPERM);
+	if (!err && fd >= 0) {
+		err = fsetxattr(fd, xname, ctx->secctx_value, ctx->secctx_size, 0) < 0 ? -errno : 0;
+	} else if (!err) {
+		/* "N/name": the directory's magic link, then the new name, not followed. */
+		err = pt_fd_path(fs, dirfd, path, sizeof(path));
+		if (!err && strlen(path) + 1 + strlen(name) >= sizeof(path))
+			err = -ENAMETOOLONG;
+		if (!err) {
+			strcat(path, "/");
+			strcat(path, name);
+			err = lsetxattr(path, xname, ctx->secctx_value, ctx->secctx_size, 0) < 0
+				      ? -errno
+				      : 0;
+		}
+	}
+	if (err)
+		log_guest(LOG_LVL_WARN, "cannot set the security context on a new inode: %s",
+			  strerror(-err));
+	return err;
 }
 
 /* Guest name @name -> the host's, in @buf; then the reserved-name check (@reserved_err). */

@@ -20,6 +20,7 @@
 
 #include "fuse_buf.h"
 #include "fuse_i.h"
+#include "fuse_secctx.h"
 #include "iov.h"
 #include "log.h"
 
@@ -51,14 +52,16 @@
  * DONT_MASK,       system.posix_acl_*), leaves its umask to us (the host
  * SETXATTR_EXT     skips it under a default ACL) and says when setting an
  *                  ACL must clear set-group-ID.
- * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SUBMOUNTS, DAX, SECURITY_CTX.
+ * SECURITY_CTX     with --security-label only: create-like requests carry the
+ *                  guest LSM's context, which we set on the new inode.
+ * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SUBMOUNTS, DAX.
  */
 #define FUSE_WANTED_FLAGS                                                                 \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
 	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS |          \
 	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_ACL | FUSE_DONT_MASK |     \
-	 FUSE_SETXATTR_EXT)
+	 FUSE_SETXATTR_EXT | FUSE_SECURITY_CTX)
 #define FUSE_ACL_FLAGS (FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT)
 /* Largest COPY_FILE_RANGE done in one request (the guest loops over short copies). */
 #define FUSE_MAX_COPY (16u << 20)
@@ -147,6 +150,8 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 	if (!se->conf.posix_acl || !se->conf.xattr ||
 	    (se->conn_flags & FUSE_ACL_FLAGS) != FUSE_ACL_FLAGS)
 		se->conn_flags &= ~(uint64_t)FUSE_ACL_FLAGS; /* all three or none */
+	if (!se->conf.security_label)
+		se->conn_flags &= ~(uint64_t)FUSE_SECURITY_CTX;
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -334,6 +339,42 @@ static void do_readlink(struct fuse_req *req, struct fuse_buf *in)
 		fuse_reply_buf(req, t->reply, (size_t)n);
 }
 
+/*
+ * Under FUSE_SECURITY_CTX the rest of a create-like request, after its
+ * names, is the security context block (fuse_secctx.h); no bytes: none.
+ */
+static int take_secctx(struct fuse_req *req, struct fuse_buf *in)
+{
+	size_t left = fuse_buf_left(in);
+	struct fuse_secctx_item it;
+	const void *p;
+	int err;
+
+	if (!(req->se->conn_flags & FUSE_SECURITY_CTX) || !left)
+		return 0;
+	err = fuse_buf_take(in, left, &p);
+	if (!err)
+		err = fuse_secctx_parse(p, left, &it);
+	if (err) {
+		log_guest(LOG_LVL_WARN, "malformed security context in opcode %u",
+			  req->in.opcode);
+		return -EINVAL;
+	}
+	req->ctx.secctx_name = it.name;
+	req->ctx.secctx_value = it.value;
+	req->ctx.secctx_size = it.size;
+	return 0;
+}
+
+/* Under FUSE_DONT_MASK the create-like requests carry the umask for us to apply. */
+static void take_umask(struct fuse_req *req, uint32_t umask)
+{
+	if (req->se->conn_flags & FUSE_DONT_MASK) {
+		req->ctx.umask_set = true;
+		req->ctx.umask = umask;
+	}
+}
+
 static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 {
 	const char *name, *target;
@@ -346,17 +387,10 @@ static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 	if (!err && !*target)
 		err = -ENOENT;
 	if (!err)
+		err = take_secctx(req, in);
+	if (!err)
 		err = pt_symlink(req->se->fs, &req->ctx, req->in.nodeid, name, target, &e);
 	reply_entry_or_err(req, err, &e);
-}
-
-/* Under FUSE_DONT_MASK the create-like requests carry the umask for us to apply. */
-static void take_umask(struct fuse_req *req, uint32_t umask)
-{
-	if (req->se->conn_flags & FUSE_DONT_MASK) {
-		req->ctx.umask_set = true;
-		req->ctx.umask = umask;
-	}
 }
 
 static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
@@ -371,6 +405,8 @@ static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
 		err = fuse_buf_take_name(in, 0, &name);
 	if (!err)
 		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_mknod(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 			       (dev_t)arg.rdev, &e);
@@ -389,6 +425,8 @@ static void do_mkdir(struct fuse_req *req, struct fuse_buf *in)
 		err = fuse_buf_take_name(in, 0, &name);
 	if (!err)
 		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_mkdir(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, &e);
 	reply_entry_or_err(req, err, &e);
@@ -517,6 +555,8 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 		err = fuse_buf_take_name(in, 0, &name);
 	if (!err)
 		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 				(int)arg.flags, &e, &fh);
@@ -964,6 +1004,8 @@ static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode, (int)arg.flags,
 				 &e, &fh);

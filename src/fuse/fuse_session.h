@@ -34,6 +34,7 @@ struct fuse_conf {
 	bool posix_locks; /* forward POSIX and flock locks to the host */
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
 	bool posix_acl;   /* offer POSIX_ACL, DONT_MASK, SETXATTR_EXT (needs xattr) */
+	bool security_label; /* offer SECURITY_CTX: set the guest's context on new inodes */
 };
 
 /* Largest WRITE (and READ) we negotiate: 1 MiB. */
