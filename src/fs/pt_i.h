@@ -98,10 +98,13 @@ void pt_xattr_drop_cap(struct pt_fs *fs, int fd, bool path_fd);
  * Set the guest's security context (ctx->secctx_*, if any) on a new inode,
  * as the daemon, its name mapped by --xattrmap: on open file @fd, or (@fd
  * -1) on @name under directory O_PATH @dirfd, not following a symlink.
- * Returns 0 or -errno (logged).
+ * @type: the new inode's S_IFMT. A host that keeps the context under a
+ * user. name cannot put it on a symlink, FIFO or socket (user.* is for
+ * regular files and directories only): those keep no context rather than
+ * fail. Returns 0 or -errno (logged).
  */
 int pt_xattr_set_secctx(struct pt_fs *fs, const struct pt_ctx *ctx, int dirfd,
-			const char *name, int fd);
+			const char *name, int fd, mode_t type);
 
 /* pt_inode.c */
 int pt_inode_table_init(struct pt_fs *fs);

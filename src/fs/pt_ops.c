@@ -558,7 +558,12 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		err = pt_devnode_tag(fs, dir->fd, name, &d);
 	}
 	if (!err && ctx->secctx_name) {
-		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, -1);
+		mode_t type = kind == MK_DIR       ? S_IFDIR
+			      : kind == MK_SYMLINK ? S_IFLNK
+			      : kind == MK_DEVNODE ? S_IFREG
+						   : (mode & S_IFMT);
+
+		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, -1, type);
 		if (err && unlinkat(dir->fd, name, kind == MK_DIR ? AT_REMOVEDIR : 0) < 0)
 			log_warn("cannot remove a new entry without its security context: %m");
 	}
@@ -834,7 +839,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		goto out;
 	if (ctx->secctx_name && created) {
 		/* Only a file this request made gets the context (never relabel one). */
-		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, fd);
+		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, fd, S_IFREG);
 		if (err) {
 			if (unlinkat(dir->fd, name, 0) < 0)
 				log_warn("cannot remove a new file without its security context: %m");
@@ -1369,7 +1374,7 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 	umask_leave(old_umask);
 	if (err)
 		goto out;
-	err = pt_xattr_set_secctx(fs, ctx, -1, NULL, fd);
+	err = pt_xattr_set_secctx(fs, ctx, -1, NULL, fd, S_IFREG);
 	if (err) {
 		close(fd); /* unnamed: nothing to remove */
 		goto out;

@@ -105,10 +105,10 @@ static int host_name(struct pt_fs *fs, const char *name, char *buf, size_t size,
 		     const char **out, int reserved_err);
 
 int pt_xattr_set_secctx(struct pt_fs *fs, const struct pt_ctx *ctx, int dirfd,
-			const char *name, int fd)
+			const char *name, int fd, mode_t type)
 {
 	char hname[PT_XATTR_NAME_MAX + 1], path[16 + NAME_MAX + 2];
-	const char *xname;
+	const char *xname = "";
 	int err;
 
 	if (!ctx->secctx_name)
@@ -128,6 +128,10 @@ int pt_xattr_set_secctx(struct pt_fs *fs, const struct pt_ctx *ctx, int dirfd,
 				      ? -errno
 				      : 0;
 		}
+	}
+	if (err == -EPERM && type != S_IFREG && type != S_IFDIR && !strncmp(xname, "user.", 5)) {
+		log_guest(LOG_LVL_INFO, "security context %s not kept on a special file", xname);
+		return 0;
 	}
 	if (err)
 		log_guest(LOG_LVL_WARN, "cannot set the security context on a new inode: %s",
