@@ -996,6 +996,7 @@ static void do_syncfs(struct fuse_req *req, struct fuse_buf *in)
 
 static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 {
+	const char *dummy;
 	struct fuse_create_in arg;
 	struct pt_entry e;
 	uint64_t fh;
@@ -1004,6 +1005,9 @@ static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		take_umask(req, arg.umask);
+	/* Linux sends the dentry's placeholder name ("/") too: skip it to the context. */
+	if (!err && (req->se->conn_flags & FUSE_SECURITY_CTX) && fuse_buf_left(in))
+		err = fuse_buf_take_str(in, fuse_buf_left(in), &dummy);
 	if (!err)
 		err = take_secctx(req, in);
 	if (!err)

@@ -166,6 +166,15 @@ static void test_label_mapped(void **state)
 	H_OK(h, fe_fuse_release(h->fe, co.entry.nodeid, co.open.fh, O_WRONLY));
 	H_OK(h, fe_fuse_forget(h->fe, co.entry.nodeid, 1));
 
+	/* TMPFILE: Linux sends the placeholder name "/" before the block. */
+	ci.flags = O_RDWR;
+	struct xbuf tin[3] = { { &ci, sizeof(ci) }, { "/", 2 }, { blk, blen } };
+	H_OK(h, xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, tin, 3, &co, sizeof(co)));
+	H_OK(h, fe_fuse_release(h->fe, co.entry.nodeid, co.open.fh, O_RDWR));
+	H_OK(h, fe_fuse_forget(h->fe, co.entry.nodeid, 1));
+	tin[2].len = 4; /* cut short: malformed */
+	H_ERR(h, xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, tin, 3, &co, sizeof(co)), EINVAL);
+
 	/* No context (a guest without an LSM): a header with nr_secctx 0. */
 	blen = block(blk, NULL, NULL);
 	H_OK(h, do_mkdir(h, "plain", blk, blen, &e));
