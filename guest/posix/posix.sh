@@ -1040,6 +1040,33 @@ t_mknod_dev() {
 	[ "$mapped" = 0 ] || host_has blk type=file mode=600 size=0
 }
 
+# POSIX ACLs (daemon started with --posix-acl; otherwise the guest has none: skipped). The
+# guest kernel enforces them, the host keeps and enforces the same ACL, and under a default ACL
+# the daemon leaves the umask to the host (FUSE_DONT_MASK).
+t_acl() {
+	f=$D/pub/acl
+	echo acl-data >"$f" && chmod 600 "$f" || return 1
+	r=$(op acl-set "$f" access 6 0 0 1000 4 4)
+	case "$r" in
+	OK) ;;
+	EOPNOTSUPP | ENOTSUP) echo "SKIP: no POSIX ACLs on this mount (daemon without --posix-acl)"; return 3 ;;
+	*) echo "setting an access ACL: $r"; return 1 ;;
+	esac
+	expect "uid 1000 reads through its ACL entry" "$(u1000 open "$f" r)" OK || return 1
+	expect "uid 1000 cannot write" "$(u1000 open "$f" w)" EACCES || return 1
+	expect "uid 1001 has no entry" "$(u1001 open "$f" r)" EACCES || return 1
+	expect "mode shows the mask" "$(st "$f" perm)" "OK perm=640" || return 1
+	chmod 600 "$f" || return 1
+	expect "chmod g-r masks the entry" "$(u1000 open "$f" r)" EACCES || return 1
+	mkdir "$D/pub/acld" && chmod 700 "$D/pub/acld" || return 1
+	expect "default ACL" "$(op acl-set "$D/pub/acld" default 7 5 5 1000 7 7)" OK || return 1
+	expect "access ACL on the dir" "$(op acl-set "$D/pub/acld" access 7 5 5 1000 7 7)" OK || return 1
+	(umask 077 && echo inherited >"$D/pub/acld/child") || return 1
+	expect "umask 077 ignored under a default ACL" "$(st "$D/pub/acld/child" perm)" "OK perm=664" ||
+		return 1
+	expect "uid 1000 writes the inherited file" "$(u1000 open "$D/pub/acld/child" w)" OK
+}
+
 t_tmpfile() {
 	r=$(op tmpfile "$D" 0600)
 	case "$r" in
@@ -1127,6 +1154,7 @@ check "mkfifo in the share works in the guest" t_fifo
 check "unix socket bound in the share works in the guest" t_unix_socket
 check "mknod of device nodes: a device in the guest, an empty 0600 file on the host" t_mknod_dev
 check "O_TMPFILE and linkat" t_tmpfile
+check "POSIX ACLs: guest and host enforce them, default ACL beats the umask" t_acl
 # Last: it makes the guest hold $BIG_N more inodes (daemon fds) until the caches are dropped.
 check "readdir of $BIG_N entries, complete, and seekdir on it" t_readdir_big
 drop_caches

@@ -29,6 +29,9 @@
  *   xattr-set PATH NAME VALUE [create|replace] | xattr-get PATH NAME (OK VALUE)
  *   xattr-size PATH NAME (OK N: the size probe) | xattr-list PATH (OK n1,n2 sorted)
  *   xattr-remove PATH NAME
+ *   acl-set PATH access|default UPERM GPERM OPERM [UID UIDPERM MASK]
+ *                                 set a POSIX ACL (perms 0-7; with UID a named-user entry and
+ *                                 a mask) through system.posix_acl_access/default
  *   lock PATH KIND TYPE START LEN HOLD
  *                                 KIND: setlk setlkw getlk ofd-setlk ofd-setlkw ofd-getlk
  *                                 flock flock-nb; TYPE r|w|u. set kinds print `LOCKED
@@ -198,6 +201,33 @@ static int parse_flags(const char *s)
 	}
 	free(copy);
 	return flags | acc;
+}
+
+/* The kernel's ACL xattr format: version 2, then {tag, perm, id} entries in tag order. */
+static int op_acl_set(int argc, char **argv)
+{
+	struct {
+		uint16_t tag, perm;
+		uint32_t id;
+	} e[5];
+	unsigned char buf[4 + sizeof(e)];
+	uint32_t version = 2;
+	int n = 0;
+
+	need(argc, 5);
+	e[n++] = (typeof(e[0])){ 0x01, (uint16_t)num(argv[2]), (uint32_t)-1 };
+	if (argc >= 8)
+		e[n++] = (typeof(e[0])){ 0x02, (uint16_t)num(argv[6]), (uint32_t)num(argv[5]) };
+	e[n++] = (typeof(e[0])){ 0x04, (uint16_t)num(argv[3]), (uint32_t)-1 };
+	if (argc >= 8)
+		e[n++] = (typeof(e[0])){ 0x10, (uint16_t)num(argv[7]), (uint32_t)-1 };
+	e[n++] = (typeof(e[0])){ 0x20, (uint16_t)num(argv[4]), (uint32_t)-1 };
+	memcpy(buf, &version, 4);
+	memcpy(buf + 4, e, (size_t)n * sizeof(e[0]));
+	return result(setxattr(argv[0],
+			       !strcmp(argv[1], "default") ? "system.posix_acl_default"
+							   : "system.posix_acl_access",
+			       buf, 4 + (size_t)n * sizeof(e[0]), 0));
 }
 
 static int op_stat(int argc, char **argv)
@@ -967,6 +997,8 @@ static int do_op(int argc, char **argv)
 	}
 	if (!strcmp(op, "xattr-remove"))
 		return need(argc, 2), result(removexattr(argv[0], argv[1]));
+	if (!strcmp(op, "acl-set"))
+		return op_acl_set(argc, argv);
 	if (!strcmp(op, "lock"))
 		return op_lock(argc, argv);
 	if (!strcmp(op, "mmap-write"))
