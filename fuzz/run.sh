@@ -18,7 +18,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${VUFS_FUZZ_BUILD:-$root/build-fuzz}
-targets="fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend"
+targets="fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend fuzz_pt_devnode fuzz_pt_xattrmap fuzz_fuse_secctx"
 
 usage() {
 	sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "pt_xattrmap.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -187,6 +189,20 @@ static int parse_cache(const char *s, enum fuse_cache_mode *out)
 	return 0;
 }
 
+/* --xattrmap / -o xattrmap=: the rules are parsed once here so that a bad rule stops the start. */
+static int check_xattrmap(const char *rules)
+{
+	struct pt_xattrmap *m;
+	char why[128];
+
+	if (pt_xattrmap_parse(rules, &m, why, sizeof(why))) {
+		fprintf(stderr, "vufsd: bad --xattrmap: %s\n", why);
+		return -EINVAL;
+	}
+	pt_xattrmap_free(m);
+	return 0;
+}
+
 /* One word of "-o": @val is NULL for a plain word. */
 static int parse_compat_word(struct vufs_config *cfg, const char *word, const char *val)
 {
@@ -237,6 +253,8 @@ static int parse_compat_word(struct vufs_config *cfg, const char *word, const ch
 		break;
 	}
 	case C_XATTRMAP:
+		if (check_xattrmap(val))
+			return -EINVAL;
 		cfg->xattrmap = val;
 		break;
 	case C_TIMEOUT:
@@ -352,12 +370,6 @@ static int refuse_unsupported(const struct vufs_config *cfg)
 
 	if (cfg->writeback)
 		what = "--writeback";
-	else if (cfg->posix_acl)
-		what = "--posix-acl";
-	else if (cfg->security_label)
-		what = "--security-label";
-	else if (cfg->xattrmap)
-		what = "--xattrmap";
 	if (!what)
 		return 0;
 	fprintf(stderr, "vufsd: %s: not supported yet\n", what);
@@ -388,6 +400,7 @@ static void defaults(struct vufs_config *cfg)
 	cfg->seccomp = SB_SECCOMP_KILL;
 	cfg->thread_pool_size = 0;
 	cfg->inode_file_handles = PT_FH_NEVER;
+	cfg->device_nodes = PT_DEVNODES_MAPPED;
 	cfg->dax_min_size = 1ull << 20;
 }
 
@@ -517,6 +530,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			cfg->security_label = true;
 			break;
 		case OPT_XATTRMAP:
+			if (check_xattrmap(optarg))
+				return CLI_ERROR;
 			cfg->xattrmap = optarg;
 			break;
 		case OPT_POSIX_LOCK:
@@ -628,6 +643,14 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			break;
+		case OPT_DEVICE_NODES:
+			if (pt_devnodes_parse(optarg, &cfg->device_nodes)) {
+				fprintf(stderr,
+					"vufsd: unknown --device-nodes '%s' (mapped|host|refuse)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
 		case OPT_DAX_MIN_SIZE:
 			if (parse_size(optarg, &cfg->dax_min_size)) {
 				fprintf(stderr, "vufsd: bad --dax-min-size '%s' (a size such as 1M)\n",
@@ -652,6 +675,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			return CLI_ERROR;
 		}
 	}
+	if (cfg->xattrmap || cfg->posix_acl)
+		cfg->xattr = true; /* as the Rust virtiofsd: a map or ACLs imply --xattr */
 	if (optind < argc) {
 		fprintf(stderr, "vufsd: unexpected argument '%s'\n", argv[optind]);
 		return CLI_ERROR;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pt_fhandle.h"
 #include "pt_idmap.h"
+#include "pt.h"
 #include "sandbox.h"
 
 struct vufs_config {
@@ -36,6 +37,7 @@ struct vufs_config {
 	bool xattr;       /* --xattr (also implied by --posix-acl, --security-label, --xattrmap) */
 	bool posix_locks; /* --posix-lock (default) / --no-posix-lock / -o [no_]posix_lock */
 	bool flock_locks; /* -o [no_]flock (default on); --[no-]posix-lock sets both */
+	enum pt_devnodes device_nodes; /* --device-nodes, default mapped */
 	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
 	unsigned long max_fds;    /* --fd-limit, 0 = derived from RLIMIT_NOFILE */
 	bool print_capabilities;

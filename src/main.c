@@ -285,6 +285,8 @@ int main(int argc, char **argv)
 	pcfg.max_fds = dm.cfg.max_fds ? dm.cfg.max_fds : default_fd_limit();
 	pcfg.xattr = dm.cfg.xattr;
 	pcfg.preserve_noatime = dm.cfg.preserve_noatime;
+	pcfg.device_nodes = dm.cfg.device_nodes;
+	pcfg.xattrmap = dm.cfg.xattrmap;
 	pcfg.proc_self_fd = sbr.proc_self_fd;
 	pcfg.inode_file_handles = dm.cfg.inode_file_handles;
 	pcfg.announce_submounts = dm.cfg.announce_submounts;
@@ -305,6 +307,8 @@ int main(int argc, char **argv)
 	fconf.timeout_set = dm.cfg.timeout_s >= 0;
 	fconf.timeout_s = dm.cfg.timeout_s >= 0 ? (unsigned)dm.cfg.timeout_s : 0;
 	fconf.killpriv_v2 = dm.cfg.killpriv_v2;
+	fconf.posix_acl = dm.cfg.posix_acl;
+	fconf.security_label = dm.cfg.security_label;
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;

@@ -21,6 +21,7 @@
 #include "fuse_buf.h"
 #include "fuse_i.h"
 #include "fuse_ro.h"
+#include "fuse_secctx.h"
 #include "iov.h"
 #include "log.h"
 
@@ -50,14 +51,21 @@
  *                  when the guest says the caller lacks CAP_FSETID (one round trip saved).
  * DIRECT_IO_ALLOW_MMAP only with --allow-mmap: shared mmap of FOPEN_DIRECT_IO files
  *                  (cache=never), whose pages the guest then caches after all.
- * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SETXATTR_EXT, POSIX_ACL,
- * SUBMOUNTS, DAX, SECURITY_CTX.
+ * POSIX_ACL,       with --posix-acl only: the guest enforces ACLs (kept in
+ * DONT_MASK,       system.posix_acl_*), leaves its umask to us (the host
+ * SETXATTR_EXT     skips it under a default ACL) and says when setting an
+ *                  ACL must clear set-group-ID.
+ * SECURITY_CTX     with --security-label only: create-like requests carry the
+ *                  guest LSM's context, which we set on the new inode.
+ * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT.
  */
 #define FUSE_WANTED_FLAGS                                                                 \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
 	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS |          \
-	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2)
+	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_ACL | FUSE_DONT_MASK |     \
+	 FUSE_SETXATTR_EXT | FUSE_SECURITY_CTX)
+#define FUSE_ACL_FLAGS (FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT)
 /* Largest COPY_FILE_RANGE done in one request (the guest loops over short copies). */
 #define FUSE_MAX_COPY (16u << 20)
 
@@ -158,6 +166,11 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		se->conn_flags |= flags & (FUSE_MAP_ALIGNMENT | FUSE_HAS_INODE_DAX);
 		out.map_alignment = FUSE_DAX_ALIGN_SHIFT;
 	}
+	if (!se->conf.posix_acl || !se->conf.xattr ||
+	    (se->conn_flags & FUSE_ACL_FLAGS) != FUSE_ACL_FLAGS)
+		se->conn_flags &= ~(uint64_t)FUSE_ACL_FLAGS; /* all three or none */
+	if (!se->conf.security_label)
+		se->conn_flags &= ~(uint64_t)FUSE_SECURITY_CTX;
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -357,6 +370,42 @@ static void do_readlink(struct fuse_req *req, struct fuse_buf *in)
 		fuse_reply_buf(req, t->reply, (size_t)n);
 }
 
+/*
+ * Under FUSE_SECURITY_CTX the rest of a create-like request, after its
+ * names, is the security context block (fuse_secctx.h); no bytes: none.
+ */
+static int take_secctx(struct fuse_req *req, struct fuse_buf *in)
+{
+	size_t left = fuse_buf_left(in);
+	struct fuse_secctx_item it;
+	const void *p;
+	int err;
+
+	if (!(req->se->conn_flags & FUSE_SECURITY_CTX) || !left)
+		return 0;
+	err = fuse_buf_take(in, left, &p);
+	if (!err)
+		err = fuse_secctx_parse(p, left, &it);
+	if (err) {
+		log_guest(LOG_LVL_WARN, "malformed security context in opcode %u",
+			  req->in.opcode);
+		return -EINVAL;
+	}
+	req->ctx.secctx_name = it.name;
+	req->ctx.secctx_value = it.value;
+	req->ctx.secctx_size = it.size;
+	return 0;
+}
+
+/* Under FUSE_DONT_MASK the create-like requests carry the umask for us to apply. */
+static void take_umask(struct fuse_req *req, uint32_t umask)
+{
+	if (req->se->conn_flags & FUSE_DONT_MASK) {
+		req->ctx.umask_set = true;
+		req->ctx.umask = umask;
+	}
+}
+
 static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 {
 	const char *name, *target;
@@ -368,6 +417,8 @@ static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 		err = fuse_buf_take_str(in, PATH_MAX - 1, &target);
 	if (!err && !*target)
 		err = -ENOENT;
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_symlink(req->se->fs, &req->ctx, req->in.nodeid, name, target, &e);
 	reply_entry_or_err(req, err, &e);
@@ -384,6 +435,10 @@ static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
 	if (!err)
+		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
+	if (!err)
 		err = pt_mknod(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 			       (dev_t)arg.rdev, &e);
 	reply_entry_or_err(req, err, &e);
@@ -399,6 +454,10 @@ static void do_mkdir(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_mkdir(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, &e);
 	reply_entry_or_err(req, err, &e);
@@ -530,6 +589,10 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 				(int)arg.flags, &e, &fh);
@@ -795,15 +858,25 @@ static int take_xattr_name(struct fuse_buf *in, const char **name)
 static void do_setxattr(struct fuse_req *req, struct fuse_buf *in)
 {
 	/* Without FUSE_SETXATTR_EXT the guest sends the 8-byte compat struct. */
-	struct {
-		uint32_t size;
-		uint32_t flags;
-	} arg;
+	struct fuse_setxattr_in arg = { 0 };
 	const char *name;
 	const void *value;
+	const void *p;
 	int err;
 
-	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	err = fuse_buf_take(in,
+			    (req->se->conn_flags & FUSE_SETXATTR_EXT) ? sizeof(arg)
+								       : FUSE_COMPAT_SETXATTR_IN_SIZE,
+			    &p);
+	if (!err) {
+		memcpy(&arg, p,
+		       (req->se->conn_flags & FUSE_SETXATTR_EXT) ? sizeof(arg)
+								  : FUSE_COMPAT_SETXATTR_IN_SIZE);
+		if (arg.flags & PT_XATTR_KILL_SGID)
+			err = -EINVAL; /* a bit of ours, never a guest's */
+		else if (arg.setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID)
+			arg.flags |= PT_XATTR_KILL_SGID;
+	}
 	if (!err)
 		err = take_xattr_name(in, &name);
 	if (!err && (arg.size > XATTR_SIZE_MAX || arg.size != fuse_buf_left(in)))
@@ -967,12 +1040,20 @@ static void do_syncfs(struct fuse_req *req, struct fuse_buf *in)
 
 static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 {
+	const char *dummy;
 	struct fuse_create_in arg;
 	struct pt_entry e;
 	uint64_t fh;
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		take_umask(req, arg.umask);
+	/* Linux sends the dentry's placeholder name ("/") too: skip it to the context. */
+	if (!err && (req->se->conn_flags & FUSE_SECURITY_CTX) && fuse_buf_left(in))
+		err = fuse_buf_take_str(in, fuse_buf_left(in), &dummy);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode, (int)arg.flags,
 				 &e, &fh);

@@ -38,6 +38,8 @@ struct fuse_conf {
 	bool timeout_set; /* entry/attr validity is timeout_s, not the cache mode's */
 	unsigned timeout_s;
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
+	bool posix_acl;   /* offer POSIX_ACL, DONT_MASK, SETXATTR_EXT (needs xattr) */
+	bool security_label; /* offer SECURITY_CTX: set the guest's context on new inodes */
 };
 
 /* Largest WRITE (and READ) we negotiate: 1 MiB. */
