@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vu_poll.h"
+
 #ifndef VUFSD_VERSION
 #define VUFSD_VERSION "unknown"
 #endif
@@ -34,7 +36,12 @@ enum {
 	OPT_SECCOMP,
 	OPT_MODCAPS,
 	OPT_RLIMIT_NOFILE,
+	OPT_THREAD_POOL_SIZE,
+	OPT_POLL_MAX_US,
 };
+
+/* Workers per request queue at most (--thread-pool-size). */
+#define CLI_MAX_POOL 1024
 
 static const struct option long_opts[] = {
 	{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -57,6 +64,8 @@ static const struct option long_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
+	{ "thread-pool-size", required_argument, NULL, OPT_THREAD_POOL_SIZE },
+	{ "poll-max-us", required_argument, NULL, OPT_POLL_MAX_US },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -90,6 +99,11 @@ static void usage(FILE *f)
 		"  --modcaps=+CAP:-CAP    keep more (+) or fewer (-) capabilities than the default\n"
 		"                         chown,dac_override,fowner,fsetid,setgid,setuid,mknod,setfcap\n"
 		"  --rlimit-nofile=N      set RLIMIT_NOFILE to N (default: soft = hard limit)\n"
+		"  --thread-pool-size=N   N worker threads per request queue, so a slow request\n"
+		"                         does not hold up the others (default 0: each queue's\n"
+		"                         thread serves its requests itself)\n"
+		"  --poll-max-us=N        after serving, look at a queue for new requests for up\n"
+		"                         to N us (self-tuning) before sleeping (default 64, 0 = off)\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
@@ -139,6 +153,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 	cfg->killpriv_v2 = true;
 	cfg->sandbox = sb_mode_default(geteuid() == 0);
 	cfg->seccomp = SB_SECCOMP_KILL;
+	cfg->poll_max_us = VU_POLL_DEFAULT_MAX_US;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
@@ -223,6 +238,20 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_RLIMIT_NOFILE:
 			if (parse_ulong(optarg, ULONG_MAX, &cfg->rlimit_nofile) || !cfg->rlimit_nofile) {
 				fprintf(stderr, "vufsd: bad --rlimit-nofile '%s'\n", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_THREAD_POOL_SIZE:
+			if (parse_ulong(optarg, CLI_MAX_POOL, &cfg->thread_pool_size)) {
+				fprintf(stderr, "vufsd: bad --thread-pool-size '%s' (0..%d)\n", optarg,
+					CLI_MAX_POOL);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_POLL_MAX_US:
+			if (parse_ulong(optarg, VU_POLL_MAX_US_LIMIT, &cfg->poll_max_us)) {
+				fprintf(stderr, "vufsd: bad --poll-max-us '%s' (0..%u)\n", optarg,
+					VU_POLL_MAX_US_LIMIT);
 				return CLI_ERROR;
 			}
 			break;

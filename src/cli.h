@@ -30,6 +30,8 @@ struct vufs_config {
 	enum sb_seccomp seccomp;      /* --seccomp, default kill */
 	const char *modcaps;          /* --modcaps, NULL = none (checked by cli_parse) */
 	unsigned long rlimit_nofile;  /* --rlimit-nofile, 0 = raise soft to hard */
+	unsigned long thread_pool_size; /* --thread-pool-size: workers per request queue, 0 = inline */
+	unsigned long poll_max_us;      /* --poll-max-us: adaptive ring polling bound, 0 = off */
 };
 
 enum cli_result {

@@ -240,6 +240,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.dev = dev;
+	dev->pool_size = (unsigned)dm.cfg.thread_pool_size;
+	dev->poll_max_ns = (uint32_t)dm.cfg.poll_max_us * 1000;
 	fuse_session_set_completion(dm.se, vufs_complete, &dm);
 	err = vu_dev_run(dev, sig_fd, listen_fd);
 	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -3,15 +3,19 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
 #include "log.h"
+#include "vu_poll.h"
+#include "vu_pool.h"
 #include "vu_sock.h"
 
 /* How often a queue in "no kick fd" mode looks at its ring. */
@@ -65,59 +69,168 @@ static void queue_notify(struct vu_queue *q)
 		log_guest(LOG_LVL_WARN, "queue %u: call eventfd write failed: %m", q->index);
 }
 
-/* Pop and serve everything available. Returns false once the device is broken. */
-static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+/* Give a served chain back to the driver; notify it if it wants. Any thread. */
+static void queue_finish(struct vu_queue *q, struct vq_elem *elem, uint32_t written)
+{
+	if (written > elem->out_len)
+		written = (uint32_t)elem->out_len;
+	pthread_mutex_lock(&q->lock);
+	vq_push(&q->vq, elem->head, written);
+	if (vq_should_notify(&q->vq))
+		queue_notify(q);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Serve one popped chain on this thread (queue thread or pool worker). */
+static void queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+{
+	struct vu_dev *d = q->dev;
+	uint32_t written = 0;
+	int r;
+
+	if (__atomic_load_n(&d->broken, __ATOMIC_RELAXED))
+		return;
+	r = d->ops->handle(d->opaque, ctx, q->index, elem, &written);
+	if (r < 0)
+		vu_dev_set_broken(d, "request handler failed");
+	else if (r != VU_HANDLE_ASYNC) /* else finished later by vu_dev_complete */
+		queue_finish(q, elem, written);
+}
+
+static void *pool_init(void *arg)
+{
+	struct vu_queue *q = arg;
+
+	return q->dev->ops->thread_init ? q->dev->ops->thread_init(q->dev->opaque, q->index)
+					: NULL;
+}
+
+static void pool_fini(void *arg, void *ctx)
+{
+	struct vu_queue *q = arg;
+
+	if (q->dev->ops->thread_fini)
+		q->dev->ops->thread_fini(q->dev->opaque, ctx);
+}
+
+static void pool_run(void *arg, void *ctx, struct vq_elem *elem)
+{
+	queue_serve(arg, ctx, elem);
+}
+
+/* What one run of a queue thread works with. */
+struct queue_run {
+	void *ctx;
+	struct vq_elem *elem;  /* inline serving */
+	struct vu_pool *pool;  /* or NULL */
+	struct vu_poll poll;
+	bool polling;          /* adaptive polling configured for this queue */
+	uint64_t served;
+};
+
+static bool queue_should_pause(struct vu_queue *q)
+{
+	return __atomic_load_n(&q->dev->broken, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&q->enabled, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&q->stop, __ATOMIC_RELAXED);
+}
+
+/* Pop and serve (or hand to the pool) everything available. Returns false once the device is broken. */
+static bool queue_process(struct vu_queue *q, struct queue_run *run)
 {
 	struct vu_dev *d = q->dev;
 
 	for (;;) {
-		uint32_t written = 0;
+		struct vq_elem *elem;
 		int r;
 
 		if (__atomic_load_n(&d->broken, __ATOMIC_RELAXED))
 			return false;
-		if (!__atomic_load_n(&q->enabled, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&q->stop, __ATOMIC_RELAXED))
+		if (queue_should_pause(q))
 			return true;
+		elem = run->pool ? vu_pool_get(run->pool) : run->elem;
 		r = vq_pop(&q->vq, elem);
-		if (r == 0)
-			return true;
-		if (r < 0) {
-			vu_dev_set_broken(d, "malformed virtqueue");
-			return false;
+		if (r <= 0) {
+			if (run->pool)
+				vu_pool_put(run->pool, elem);
+			if (r < 0)
+				vu_dev_set_broken(d, "malformed virtqueue");
+			return r == 0;
 		}
-		r = d->ops->handle(d->opaque, ctx, q->index, elem, &written);
-		if (r < 0) {
-			vu_dev_set_broken(d, "request handler failed");
-			return false;
-		}
-		if (r == VU_HANDLE_ASYNC)
-			continue; /* finished later by vu_dev_complete */
-		if (written > elem->out_len)
-			written = (uint32_t)elem->out_len;
-		pthread_mutex_lock(&q->lock);
-		vq_push(&q->vq, elem->head, written);
-		if (vq_should_notify(&q->vq))
-			queue_notify(q);
-		pthread_mutex_unlock(&q->lock);
+		run->served++;
+		if (run->pool)
+			vu_pool_submit(run->pool, elem);
+		else
+			queue_serve(q, run->ctx, elem);
 	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Look at the ring for up to @budget ns (kicks are off meanwhile). Returns
+ * true if a chain arrived; false when the time is up or the queue must
+ * pause (stop, disable, broken device).
+ */
+static bool queue_poll(struct vu_queue *q, uint32_t budget)
+{
+	uint64_t end = now_ns() + budget;
+
+	do {
+		for (unsigned i = 0; i < 32; i++) {
+			if (vq_avail_pending(&q->vq))
+				return true;
+			if (queue_should_pause(q))
+				return false;
+			__builtin_ia32_pause();
+		}
+		/* Let whatever else wants this CPU (a vCPU) run first. */
+		sched_yield();
+	} while (now_ns() < end);
+	return false;
 }
 
 static void *queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
 	struct vu_dev *d = q->dev;
-	struct vq_elem *elem;
-	void *ctx = NULL;
+	struct queue_run run = { 0 };
+	uint64_t dry = 0;
 
-	elem = malloc(sizeof(*elem));
-	if (!elem) {
-		vu_dev_set_broken(d, "out of memory starting a queue");
-		return NULL;
+	if (q->index > 0 && d->pool_size > 0) {
+		struct vu_pool_cfg pc = {
+			.workers = d->pool_size,
+			.slots = 2 * d->pool_size + 8,
+			.init = pool_init,
+			.fini = pool_fini,
+			.run = pool_run,
+			.arg = q,
+		};
+
+		if (vu_pool_start(&pc, &run.pool) < 0) {
+			vu_dev_set_broken(d, "cannot start a queue's worker pool");
+			goto wait_stop;
+		}
+	} else {
+		run.elem = malloc(sizeof(*run.elem));
+		if (!run.elem) {
+			vu_dev_set_broken(d, "out of memory starting a queue");
+			goto wait_stop;
+		}
+		if (d->ops->thread_init)
+			run.ctx = d->ops->thread_init(d->opaque, q->index);
 	}
-	if (d->ops->thread_init)
-		ctx = d->ops->thread_init(d->opaque, q->index);
-	log_debug("queue %u: thread started (size %u, base %u)", q->index, q->num, q->base);
+	run.polling = d->poll_max_ns > 0 && !q->poll_mode;
+	vu_poll_init(&run.poll, run.polling ? d->poll_max_ns : 0);
+	log_debug("queue %u: thread started (size %u, base %u, %u workers, polling up to %u us)",
+		  q->index, q->num, q->base, q->index > 0 ? d->pool_size : 0,
+		  run.polling ? d->poll_max_ns / 1000 : 0);
 
 	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd[2] = {
@@ -127,8 +240,23 @@ static void *queue_thread(void *arg)
 		eventfd_t v;
 		int r;
 
-		if (!queue_process(q, ctx, elem))
+		/* While we are busy or polling, kicks only cost the driver. */
+		if (run.polling)
+			vq_kicks_disable(&q->vq);
+		if (!queue_process(q, &run))
 			break;
+		if (run.polling && !queue_should_pause(q)) {
+			uint32_t budget = vu_poll_budget(&run.poll);
+
+			dry = now_ns();
+			if (budget && queue_poll(q, budget)) {
+				vu_poll_caught(&run.poll);
+				continue;
+			}
+			/* Ask for a kick, then look once more: a chain added before it would get none. */
+			if (vq_kicks_enable(&q->vq))
+				continue;
+		}
 		r = poll(pfd, q->poll_mode ? 1 : 2, q->poll_mode ? VU_POLL_MODE_MS : -1);
 		if (r < 0 && errno != EINTR) {
 			vu_dev_set_broken(d, "poll on the kick eventfd failed");
@@ -136,13 +264,22 @@ static void *queue_thread(void *arg)
 		}
 		if (pfd[0].revents & POLLIN)
 			eventfd_read(q->wake_fd, &v);
-		if (!q->poll_mode && (pfd[1].revents & POLLIN))
+		if (!q->poll_mode && (pfd[1].revents & POLLIN)) {
 			eventfd_read(q->kick_fd, &v);
+			if (run.polling)
+				vu_poll_woke(&run.poll, now_ns() - dry);
+		}
 		if (!q->poll_mode && (pfd[1].revents & (POLLERR | POLLNVAL))) {
 			vu_dev_set_broken(d, "kick eventfd failed");
 			break;
 		}
 	}
+	/* Do not leave the driver told not to kick: the ring may restart without us. */
+	vq_kicks_enable(&q->vq);
+	/* Jobs in flight finish before the control thread may touch the ring. */
+	if (run.pool)
+		vu_pool_stop(run.pool);
+wait_stop:
 	/* Wait for the stop request so the control thread's join is the only exit path. */
 	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd = { .fd = q->wake_fd, .events = POLLIN };
@@ -151,9 +288,12 @@ static void *queue_thread(void *arg)
 		if (poll(&pfd, 1, -1) > 0)
 			eventfd_read(q->wake_fd, &v);
 	}
-	if (d->ops->thread_fini)
-		d->ops->thread_fini(d->opaque, ctx);
-	free(elem);
+	if (run.elem && d->ops->thread_fini)
+		d->ops->thread_fini(d->opaque, run.ctx);
+	free(run.elem);
+	q->served += run.served;
+	q->poll_caught += run.poll.caught;
+	q->poll_slept += run.poll.slept;
 	log_debug("queue %u: thread stopped at avail %u", q->index, q->vq.last_avail_idx);
 	return NULL;
 }
@@ -354,10 +494,25 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	return 0;
 }
 
+/* One line per queue that served anything: how the load spread, how polling did. */
+static void queues_log_totals(const struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		const struct vu_queue *q = &d->queues[i];
+
+		if (q->served)
+			log_info("queue %u: %llu requests served, %llu found by polling, %llu sleeps",
+				 i, (unsigned long long)q->served,
+				 (unsigned long long)q->poll_caught,
+				 (unsigned long long)q->poll_slept);
+	}
+}
+
 void vu_dev_fini(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < d->max_queues; i++)
 		queue_reset(&d->queues[i]);
+	queues_log_totals(d);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		close_fd(&d->queues[i].wake_fd);
 		pthread_mutex_destroy(&d->queues[i].lock);

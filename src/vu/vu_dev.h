@@ -84,6 +84,11 @@ struct vu_queue {
 	int wake_fd;  /* eventfd: tells the thread to look at @stop */
 	bool stop;    /* atomic */
 	struct vq vq; /* owned by the thread while running */
+
+	/* Totals of the thread's past runs (written by it just before it exits). */
+	uint64_t served;      /* chains popped */
+	uint64_t poll_caught; /* chains that adaptive polling found */
+	uint64_t poll_slept;  /* times the thread slept on the kick eventfd */
 };
 
 struct vu_dev {
@@ -101,6 +106,9 @@ struct vu_dev {
 	void *opaque;
 	/* Protects every queue's err_fd: queue threads signal it, the control thread swaps it. */
 	pthread_mutex_t err_lock;
+	/* Request-path tuning, set after vu_dev_init, before vu_dev_run. */
+	unsigned pool_size;   /* workers per request queue; 0: serve in the queue thread */
+	uint32_t poll_max_ns; /* adaptive polling bound; 0: sleep on the kick fd at once */
 };
 
 /* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */
