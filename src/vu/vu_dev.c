@@ -226,7 +226,8 @@ static void *queue_thread(void *arg)
 		if (d->ops->thread_init)
 			run.ctx = d->ops->thread_init(d->opaque, q->index);
 	}
-	run.polling = d->poll_max_ns > 0 && !q->poll_mode;
+	/* FORGETs on the hiprio queue are not worth a core. */
+	run.polling = d->poll_max_ns > 0 && !q->poll_mode && q->index > 0;
 	vu_poll_init(&run.poll, run.polling ? d->poll_max_ns : 0);
 	log_debug("queue %u: thread started (size %u, base %u, %u workers, polling up to %u us)",
 		  q->index, q->num, q->base, q->index > 0 ? d->pool_size : 0,
