@@ -24,7 +24,7 @@ static bool start_with(struct h *h, const char *args, const struct fe_opts *opts
 {
 	char *t;
 
-	if (!h_is(h, "vufsd")) {
+	if (h_is(h, "legacy") || h_is(h, "rust")) { /* custom: a vufsd build with options */
 		print_message("skipped: vufsd options\n");
 		return false;
 	}
