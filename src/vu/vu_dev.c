@@ -196,6 +196,24 @@ static bool queue_poll(struct vu_queue *q, uint32_t budget)
 	return false;
 }
 
+/*
+ * Polling burns a CPU: on a small host the guest's vCPUs need most of them.
+ * Only max_pollers queue threads poll at the same time; the others sleep.
+ */
+static bool poller_enter(struct vu_dev *d)
+{
+	if (__atomic_add_fetch(&d->pollers, 1, __ATOMIC_RELAXED) <= d->max_pollers ||
+	    !d->max_pollers)
+		return true;
+	__atomic_sub_fetch(&d->pollers, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void poller_leave(struct vu_dev *d)
+{
+	__atomic_sub_fetch(&d->pollers, 1, __ATOMIC_RELAXED);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
@@ -250,9 +268,14 @@ static void *queue_thread(void *arg)
 			uint32_t budget = vu_poll_budget(&run.poll);
 
 			dry = now_ns();
-			if (budget && queue_poll(q, budget)) {
-				vu_poll_caught(&run.poll);
-				continue;
+			if (budget && poller_enter(d)) {
+				bool caught = queue_poll(q, budget);
+
+				poller_leave(d);
+				if (caught) {
+					vu_poll_caught(&run.poll);
+					continue;
+				}
 			}
 			/* Ask for a kick, then look once more: a chain added before it would get none. */
 			if (vq_kicks_enable(&q->vq))

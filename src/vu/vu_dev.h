@@ -109,6 +109,8 @@ struct vu_dev {
 	/* Request-path tuning, set after vu_dev_init, before vu_dev_run. */
 	unsigned pool_size;   /* workers per request queue; 0: serve in the queue thread */
 	uint32_t poll_max_ns; /* adaptive polling bound; 0: sleep on the kick fd at once */
+	unsigned max_pollers; /* queue threads that may poll at once; 0: any number */
+	unsigned pollers;     /* atomic: queue threads polling now */
 };
 
 /* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */
