@@ -173,27 +173,37 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * Look at the ring for up to @budget ns (kicks are off meanwhile). Returns
- * true if a chain arrived; false when the time is up or the queue must
- * pause (stop, disable, broken device).
- */
-static bool queue_poll(struct vu_queue *q, uint32_t budget)
-{
-	uint64_t end = now_ns() + budget;
+enum poll_result {
+	POLL_FOUND,     /* a chain arrived */
+	POLL_TIMEOUT,   /* nothing within the budget */
+	POLL_PREEMPTED, /* we lost the CPU meanwhile: someone else needs it */
+	POLL_PAUSE,     /* the queue must stop, be disabled, or the device broke */
+};
 
-	do {
+/* Look at the ring for up to @budget ns (kicks are off meanwhile). */
+static enum poll_result queue_poll(struct vu_queue *q, uint32_t budget)
+{
+	uint64_t t = now_ns(), end = t + budget;
+
+	for (;;) {
+		uint64_t prev = t;
+
 		for (unsigned i = 0; i < 32; i++) {
 			if (vq_avail_pending(&q->vq))
-				return true;
+				return POLL_FOUND;
 			if (queue_should_pause(q))
-				return false;
+				return POLL_PAUSE;
 			__builtin_ia32_pause();
 		}
-		/* Let whatever else wants this CPU (a vCPU) run first. */
+		/* Let whatever else wants this CPU (a vCPU) run first... */
 		sched_yield();
-	} while (now_ns() < end);
-	return false;
+		t = now_ns();
+		/* ...and if something did, or we were preempted, stop taking its time. */
+		if (t - prev >= VU_POLL_PREEMPTED_NS)
+			return vq_avail_pending(&q->vq) ? POLL_FOUND : POLL_PREEMPTED;
+		if (t >= end)
+			return POLL_TIMEOUT;
+	}
 }
 
 /*
@@ -269,13 +279,15 @@ static void *queue_thread(void *arg)
 
 			dry = now_ns();
 			if (budget && poller_enter(d)) {
-				bool caught = queue_poll(q, budget);
+				enum poll_result pr = queue_poll(q, budget);
 
 				poller_leave(d);
-				if (caught) {
+				if (pr == POLL_FOUND) {
 					vu_poll_caught(&run.poll);
 					continue;
 				}
+				if (pr == POLL_PREEMPTED)
+					vu_poll_preempted(&run.poll);
 			}
 			/* Ask for a kick, then look once more: a chain added before it would get none. */
 			if (vq_kicks_enable(&q->vq))
@@ -318,6 +330,7 @@ wait_stop:
 	q->served += run.served;
 	q->poll_caught += run.poll.caught;
 	q->poll_slept += run.poll.slept;
+	q->poll_preempted += run.poll.preempted;
 	log_debug("queue %u: thread stopped at avail %u", q->index, q->vq.last_avail_idx);
 	return NULL;
 }
@@ -525,10 +538,12 @@ static void queues_log_totals(const struct vu_dev *d)
 		const struct vu_queue *q = &d->queues[i];
 
 		if (q->served)
-			log_info("queue %u: %llu requests served, %llu found by polling, %llu sleeps",
+			log_info("queue %u: %llu requests served, %llu found by polling, %llu sleeps, "
+				 "%llu polls cut short by a busy CPU",
 				 i, (unsigned long long)q->served,
 				 (unsigned long long)q->poll_caught,
-				 (unsigned long long)q->poll_slept);
+				 (unsigned long long)q->poll_slept,
+				 (unsigned long long)q->poll_preempted);
 	}
 }
 

@@ -89,6 +89,7 @@ struct vu_queue {
 	uint64_t served;      /* chains popped */
 	uint64_t poll_caught; /* chains that adaptive polling found */
 	uint64_t poll_slept;  /* times the thread slept on the kick eventfd */
+	uint64_t poll_preempted; /* polls cut short because another thread needed the CPU */
 };
 
 struct vu_dev {

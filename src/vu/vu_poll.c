@@ -7,6 +7,13 @@ void vu_poll_init(struct vu_poll *p, uint32_t max_ns)
 	p->ns = max_ns < VU_POLL_START_NS ? max_ns : VU_POLL_START_NS;
 	p->caught = 0;
 	p->slept = 0;
+	p->preempted = 0;
+}
+
+void vu_poll_preempted(struct vu_poll *p)
+{
+	p->preempted++;
+	p->ns = 0;
 }
 
 void vu_poll_caught(struct vu_poll *p)

@@ -15,6 +15,10 @@
  *  - the next request came later than @max_ns (the guest went quiet, or
  *    its requests are far apart): polling was wasted, halve the interval,
  *    and below VU_POLL_START_NS stop polling at all.
+ *  - the poller lost its CPU while polling (another runnable thread, e.g. a
+ *    vCPU, got it: the host is overcommitted, and every cycle spent polling
+ *    is taken from someone who has work): stop polling; it restarts from
+ *    VU_POLL_START_NS once requests come close together again.
  * An idle queue therefore stops polling after a few quiet periods, and a
  * queue never polls except right after it served something.
  */
@@ -27,6 +31,8 @@
 /* Default bound (--poll-max-us) and the smallest interval worth polling. */
 #define VU_POLL_DEFAULT_MAX_US 64
 #define VU_POLL_START_NS 4000u
+/* A pause this long between two looks at the ring means we were descheduled. */
+#define VU_POLL_PREEMPTED_NS 20000u
 /* Largest bound we accept: polling longer than this is a busy loop, not a poll. */
 #define VU_POLL_MAX_US_LIMIT 10000u
 
@@ -36,6 +42,7 @@ struct vu_poll {
 	/* Statistics, for the exit log and tests. */
 	uint64_t caught; /* requests polling found */
 	uint64_t slept;  /* times the thread went to sleep */
+	uint64_t preempted; /* polls cut short because the CPU was taken */
 };
 
 /* Start with polling bounded by @max_ns (0 disables it). */
@@ -49,6 +56,9 @@ static inline uint32_t vu_poll_budget(const struct vu_poll *p)
 
 /* Polling found a request: the interval was long enough. */
 void vu_poll_caught(struct vu_poll *p);
+
+/* Polling was descheduled (a gap of VU_POLL_PREEMPTED_NS or more between looks). */
+void vu_poll_preempted(struct vu_poll *p);
 
 /*
  * The thread slept and woke up for work @gap_ns after the ring ran dry

@@ -127,6 +127,26 @@ static void test_mixed_gaps_settle(void **state)
 	assert_true(vu_poll_budget(&p) >= 16 * US);
 }
 
+static void test_preempted_stops_polling(void **state)
+{
+	struct vu_poll p;
+
+	(void)state;
+	vu_poll_init(&p, 64 * US);
+	for (int i = 0; i < 10; i++)
+		vu_poll_woke(&p, 10 * US);
+	assert_int_equal(vu_poll_budget(&p), 64 * US);
+	/* Someone else needed the CPU: give it all back at once. */
+	vu_poll_preempted(&p);
+	assert_int_equal(vu_poll_budget(&p), 0);
+	assert_int_equal(p.preempted, 1);
+	/* Close requests bring it back from the start value, step by step. */
+	vu_poll_woke(&p, 10 * US);
+	assert_int_equal(vu_poll_budget(&p), VU_POLL_START_NS);
+	vu_poll_woke(&p, 10 * US);
+	assert_int_equal(vu_poll_budget(&p), 2 * VU_POLL_START_NS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_shrinks_to_zero_when_quiet),
 		cmocka_unit_test(test_sparse_requests_do_not_keep_polling),
 		cmocka_unit_test(test_mixed_gaps_settle),
+		cmocka_unit_test(test_preempted_stops_polling),
 	};
 
 	unit_log_init();
