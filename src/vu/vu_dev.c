@@ -173,6 +173,16 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A spin-wait hint: a sibling hyperthread gets the core meanwhile. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 enum poll_result {
 	POLL_FOUND,     /* a chain arrived */
 	POLL_TIMEOUT,   /* nothing within the budget */
@@ -193,7 +203,7 @@ static enum poll_result queue_poll(struct vu_queue *q, uint32_t budget)
 				return POLL_FOUND;
 			if (queue_should_pause(q))
 				return POLL_PAUSE;
-			__builtin_ia32_pause();
+			cpu_relax();
 		}
 		/* Let whatever else wants this CPU (a vCPU) run first... */
 		sched_yield();
