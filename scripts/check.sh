@@ -7,7 +7,8 @@
 #   4. the real-guest test: Linux 6.1 under QEMU (TCG) mounting a share served by vufsd,
 #      fsync'ed data surviving a SIGKILL of QEMU and of the daemon (guest/durability.sh),
 #      the guest POSIX suite, and a guest whose root filesystem is served by vufsd;
-#      then the basic guest test again with ASan+UBSan and TSan daemons
+#      then the basic guest test again with ASan+UBSan and TSan daemons, and Linux 6.12 on
+#      QEMU 11.1 with four request queues (guest/mq-test.sh)
 # Prints one line per stage and ends with "check: N passed, N failed" (N counts tests);
 # exits non-zero if anything failed. Logs: build*/meson-logs/, build/guest-logs/.
 set -uo pipefail
@@ -177,6 +178,9 @@ if CC=clang build_dir build-tsan -Db_sanitize=thread -Db_lundef=false -Dtests=fa
 else
 	failed=$((failed + 1)); failures+=("tsan build failed")
 fi
+
+stage "real guest with 4 request queues (Linux 6.12, QEMU 11.1)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "multi-queue guest" guest/mq-test.sh
 
 echo
 echo "check took $(( $(date +%s) - start )) s"

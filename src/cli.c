@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "pt_xattrmap.h"
+#include "vu_poll.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -398,6 +399,7 @@ static void defaults(struct vufs_config *cfg)
 	cfg->announce_submounts = true; /* like the Rust virtiofsd 1.13 */
 	cfg->sandbox = sb_mode_default(geteuid() == 0);
 	cfg->seccomp = SB_SECCOMP_KILL;
+	cfg->poll_max_us = VU_POLL_DEFAULT_MAX_US;
 	cfg->thread_pool_size = 0;
 	cfg->inode_file_handles = PT_FH_NEVER;
 	cfg->device_nodes = PT_DEVNODES_MAPPED;
@@ -461,10 +463,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			cfg->thread_pool_size = (int)v;
-			/* Until a pool exists (then drop this): accepted, as the Rust one does, but said. */
-			if (v)
-				warn_cfg(cfg, "--thread-pool-size=%lu: vufsd has no thread pool yet; each "
-					      "request queue is served by a thread of its own", v);
+			break;
+		case OPT_POLL_MAX_US:
+			if (parse_ulong(optarg, VU_POLL_MAX_US_LIMIT, &cfg->poll_max_us)) {
+				fprintf(stderr, "vufsd: bad --poll-max-us '%s' (0..%u)\n", optarg,
+					VU_POLL_MAX_US_LIMIT);
+				return CLI_ERROR;
+			}
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level)) {

@@ -55,7 +55,7 @@ struct vufs_config {
 	bool rlimit_keep;             /* --rlimit-nofile=0: leave the limit as it is */
 
 	/* Parsed here, implemented elsewhere (see cli_parse's "not supported yet" checks). */
-	int thread_pool_size;   /* --thread-pool-size, default 0 (as the Rust virtiofsd) */
+	int thread_pool_size;   /* --thread-pool-size: workers per request queue, 0 (default, as the Rust virtiofsd): inline */
 	bool writeback;         /* --writeback / -o writeback */
 	bool posix_acl;             /* --posix-acl / -o posix_acl (implies xattr) */
 	bool security_label;        /* --security-label / -o security_label (implies xattr) */
@@ -71,6 +71,7 @@ struct vufs_config {
 	const char *tag;              /* --tag: config space tag (GET_CONFIG), NULL = none */
 	uint64_t dax_window;          /* --dax-window: DAX cache window bytes, 0 = no DAX */
 	uint64_t dax_min_size;        /* --dax-min-size: dax=inode maps files this large */
+	unsigned long poll_max_us;      /* --poll-max-us: adaptive ring polling bound, 0 = off */
 };
 
 enum cli_result {

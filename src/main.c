@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,16 @@ static unsigned long default_fd_limit(void)
 		return 1000000;
 	return rl.rlim_cur > 2 * FD_RESERVE ? (unsigned long)(rl.rlim_cur - FD_RESERVE)
 					    : (unsigned long)rl.rlim_cur / 2;
+}
+
+/* CPUs we may run on (sched_getaffinity: /sys may be out of the sandbox's reach). */
+static unsigned online_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	return (unsigned)CPU_COUNT(&set);
 }
 
 /* Block the stop signals in every thread and return a signalfd for them. */
@@ -353,6 +364,9 @@ int main(int argc, char **argv)
 		vu_dev_set_config(dev, &vc, sizeof(vc));
 	}
 	vu_dev_set_shm_size(dev, dm.cfg.dax_window);
+	dev->pool_size = (unsigned)dm.cfg.thread_pool_size;
+	dev->poll_max_ns = (uint32_t)dm.cfg.poll_max_us * 1000;
+	dev->max_pollers = online_cpus() / 2 ? online_cpus() / 2 : 1;
 	fuse_session_set_completion(dm.se, vufs_complete, &dm);
 	err = vu_dev_run(dev, sig_fd, listen_fd);
 	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -3,15 +3,19 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
 #include "log.h"
+#include "vu_poll.h"
+#include "vu_pool.h"
 #include "vu_sock.h"
 
 /* How often a queue in "no kick fd" mode looks at its ring. */
@@ -110,80 +114,246 @@ static void queue_notify(struct vu_queue *q)
 		log_guest(LOG_LVL_WARN, "queue %u: call eventfd write failed: %m", q->index);
 }
 
-static bool queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem);
-
-/* Pop and serve everything available. Returns false once the device is broken. */
-static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem,
-			  struct vu_mem_reader *rd)
+/* Give a served chain back to the driver; notify it if it wants. Any thread. */
+static void queue_finish(struct vu_queue *q, struct vq_elem *elem, uint32_t written)
 {
-	struct vu_dev *d = q->dev;
-	bool ok;
-
-	vu_mem_read_enter(rd); /* guest pointers below stay valid until the leave */
-	ok = queue_serve(q, ctx, elem);
-	vu_mem_read_leave(rd);
-	vu_mem_maybe_reclaim(&d->mem);
-	return ok;
+	if (written > elem->out_len)
+		written = (uint32_t)elem->out_len;
+	pthread_mutex_lock(&q->lock);
+	vq_push(&q->vq, elem->head, written);
+	if (vq_should_notify(&q->vq))
+		queue_notify(q);
+	pthread_mutex_unlock(&q->lock);
 }
 
-static bool queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+/* Serve one popped chain on this thread (queue thread or pool worker), inside a read section. */
+static void queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+{
+	struct vu_dev *d = q->dev;
+	uint32_t written = 0;
+	int r;
+
+	if (__atomic_load_n(&d->broken, __ATOMIC_RELAXED))
+		return;
+	r = d->ops->handle(d->opaque, ctx, q->index, elem, &written);
+	if (r < 0)
+		vu_dev_set_broken(d, "request handler failed");
+	else if (r != VU_HANDLE_ASYNC) /* else finished later by vu_dev_complete */
+		queue_finish(q, elem, written);
+}
+
+/* A pool worker's context: the device model's, and its own guest-memory reader. */
+struct pool_ctx {
+	void *ctx;
+	struct vu_mem_reader *rd;
+};
+
+static void *pool_init(void *arg)
+{
+	struct vu_queue *q = arg;
+	struct pool_ctx *pc = calloc(1, sizeof(*pc));
+
+	if (!pc || vu_mem_reader_register(&q->dev->mem, &pc->rd)) {
+		free(pc);
+		vu_dev_set_broken(q->dev, "no guest-memory reader slot for a pool worker");
+		return NULL;
+	}
+	if (q->dev->ops->thread_init)
+		pc->ctx = q->dev->ops->thread_init(q->dev->opaque, q->index);
+	return pc;
+}
+
+static void pool_fini(void *arg, void *ctx)
+{
+	struct vu_queue *q = arg;
+	struct pool_ctx *pc = ctx;
+
+	if (!pc)
+		return;
+	if (q->dev->ops->thread_fini)
+		q->dev->ops->thread_fini(q->dev->opaque, pc->ctx);
+	vu_mem_reader_unregister(&q->dev->mem, pc->rd);
+	free(pc);
+}
+
+/*
+ * The chain was popped in the queue thread's read section, which may have
+ * ended: walk it again in ours (checked as on pop: the guest may have
+ * changed it) so that its buffers are in the table we now see.
+ */
+static void pool_run(void *arg, void *ctx, struct vq_elem *elem)
+{
+	struct vu_queue *q = arg;
+	struct pool_ctx *pc = ctx;
+
+	if (!pc)
+		return;
+	vu_mem_read_enter(pc->rd);
+	if (vq_rewalk(&q->vq, elem) < 0)
+		vu_dev_set_broken(q->dev, "malformed chain handed to a worker");
+	else
+		queue_serve(q, pc->ctx, elem);
+	vu_mem_read_leave(pc->rd);
+	vu_mem_maybe_reclaim(&q->dev->mem);
+}
+
+/* What one run of a queue thread works with. */
+struct queue_run {
+	void *ctx;
+	struct vq_elem *elem;  /* inline serving */
+	struct vu_pool *pool;  /* or NULL */
+	struct vu_poll poll;
+	bool polling;          /* adaptive polling configured for this queue */
+	uint64_t served;
+};
+
+static bool queue_should_pause(struct vu_queue *q)
+{
+	return __atomic_load_n(&q->dev->broken, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&q->enabled, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&q->stop, __ATOMIC_RELAXED);
+}
+
+/* Pop and serve (or hand to the pool) everything available. Returns false once the device is broken. */
+static bool queue_process(struct vu_queue *q, struct queue_run *run)
 {
 	struct vu_dev *d = q->dev;
 
 	for (;;) {
-		uint32_t written = 0;
+		struct vq_elem *elem;
 		int r;
 
 		if (__atomic_load_n(&d->broken, __ATOMIC_RELAXED))
 			return false;
-		if (!__atomic_load_n(&q->enabled, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&q->stop, __ATOMIC_RELAXED))
+		if (queue_should_pause(q))
 			return true;
+		elem = run->pool ? vu_pool_get(run->pool) : run->elem;
 		r = vq_pop(&q->vq, elem);
-		if (r == 0)
-			return true;
-		if (r < 0) {
-			vu_dev_set_broken(d, "malformed virtqueue");
-			return false;
+		if (r <= 0) {
+			if (run->pool)
+				vu_pool_put(run->pool, elem);
+			if (r < 0)
+				vu_dev_set_broken(d, "malformed virtqueue");
+			return r == 0;
 		}
-		r = d->ops->handle(d->opaque, ctx, q->index, elem, &written);
-		if (r < 0) {
-			vu_dev_set_broken(d, "request handler failed");
-			return false;
-		}
-		if (r == VU_HANDLE_ASYNC)
-			continue; /* finished later by vu_dev_complete */
-		if (written > elem->out_len)
-			written = (uint32_t)elem->out_len;
-		pthread_mutex_lock(&q->lock);
-		vq_push(&q->vq, elem->head, written);
-		if (vq_should_notify(&q->vq))
-			queue_notify(q);
-		pthread_mutex_unlock(&q->lock);
+		run->served++;
+		if (run->pool)
+			vu_pool_submit(run->pool, elem);
+		else
+			queue_serve(q, run->ctx, elem);
 	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A spin-wait hint: a sibling hyperthread gets the core meanwhile. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+enum poll_result {
+	POLL_FOUND,     /* a chain arrived */
+	POLL_TIMEOUT,   /* nothing within the budget */
+	POLL_PREEMPTED, /* we lost the CPU meanwhile: someone else needs it */
+	POLL_PAUSE,     /* the queue must stop, be disabled, or the device broke */
+};
+
+/* Look at the ring for up to @budget ns (kicks are off meanwhile). */
+static enum poll_result queue_poll(struct vu_queue *q, uint32_t budget)
+{
+	uint64_t t = now_ns(), end = t + budget;
+
+	for (;;) {
+		uint64_t prev = t;
+
+		for (unsigned i = 0; i < 32; i++) {
+			if (vq_avail_pending(&q->vq))
+				return POLL_FOUND;
+			if (queue_should_pause(q))
+				return POLL_PAUSE;
+			cpu_relax();
+		}
+		/* Let whatever else wants this CPU (a vCPU) run first... */
+		sched_yield();
+		t = now_ns();
+		/* ...and if something did, or we were preempted, stop taking its time. */
+		if (t - prev >= VU_POLL_PREEMPTED_NS)
+			return vq_avail_pending(&q->vq) ? POLL_FOUND : POLL_PREEMPTED;
+		if (t >= end)
+			return POLL_TIMEOUT;
+	}
+}
+
+/*
+ * Polling burns a CPU: on a small host the guest's vCPUs need most of them.
+ * Only max_pollers queue threads poll at the same time; the others sleep.
+ */
+static bool poller_enter(struct vu_dev *d)
+{
+	if (__atomic_add_fetch(&d->pollers, 1, __ATOMIC_RELAXED) <= d->max_pollers ||
+	    !d->max_pollers)
+		return true;
+	__atomic_sub_fetch(&d->pollers, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void poller_leave(struct vu_dev *d)
+{
+	__atomic_sub_fetch(&d->pollers, 1, __ATOMIC_RELAXED);
 }
 
 static void *queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
 	struct vu_dev *d = q->dev;
-	struct vu_mem_reader *rd;
-	struct vq_elem *elem;
-	void *ctx = NULL;
+	struct queue_run run = { 0 };
+	struct vu_mem_reader *rd = NULL;
+	uint64_t dry = 0;
 
 	if (vu_mem_reader_register(&d->mem, &rd)) {
 		vu_dev_set_broken(d, "no guest-memory reader slot for a queue");
-		return NULL;
+		goto wait_stop;
 	}
-	elem = malloc(sizeof(*elem));
-	if (!elem) {
-		vu_mem_reader_unregister(&d->mem, rd);
-		vu_dev_set_broken(d, "out of memory starting a queue");
-		return NULL;
+	if (q->index > 0 && d->pool_size > 0) {
+		struct vu_pool_cfg pc = {
+			.workers = d->pool_size,
+			.slots = 2 * d->pool_size + 8,
+			.init = pool_init,
+			.fini = pool_fini,
+			.run = pool_run,
+			.arg = q,
+		};
+
+		if (vu_pool_start(&pc, &run.pool) < 0) {
+			vu_dev_set_broken(d, "cannot start a queue's worker pool");
+			goto wait_stop;
+		}
+	} else {
+		run.elem = malloc(sizeof(*run.elem));
+		if (!run.elem) {
+			vu_dev_set_broken(d, "out of memory starting a queue");
+			goto wait_stop;
+		}
+		if (d->ops->thread_init)
+			run.ctx = d->ops->thread_init(d->opaque, q->index);
 	}
-	if (d->ops->thread_init)
-		ctx = d->ops->thread_init(d->opaque, q->index);
-	log_debug("queue %u: thread started (size %u, base %u)", q->index, q->num, q->base);
+	/* FORGETs on the hiprio queue are not worth a core. */
+	run.polling = d->poll_max_ns > 0 && !q->poll_mode && q->index > 0;
+	vu_poll_init(&run.poll, run.polling ? d->poll_max_ns : 0);
+	log_debug("queue %u: thread started (size %u, base %u, %u workers, polling up to %u us)",
+		  q->index, q->num, q->base, q->index > 0 ? d->pool_size : 0,
+		  run.polling ? d->poll_max_ns / 1000 : 0);
 
 	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd[2] = {
@@ -193,8 +363,39 @@ static void *queue_thread(void *arg)
 		eventfd_t v;
 		int r;
 
-		if (!queue_process(q, ctx, elem, rd))
+		bool ok, again = false;
+
+		/* Guest pointers (chains, the rings) stay valid until the leave. */
+		vu_mem_read_enter(rd);
+		/* While we are busy or polling, kicks only cost the driver. */
+		if (run.polling)
+			vq_kicks_disable(&q->vq);
+		ok = queue_process(q, &run);
+		if (ok && run.polling && !queue_should_pause(q)) {
+			uint32_t budget = vu_poll_budget(&run.poll);
+
+			dry = now_ns();
+			if (budget && poller_enter(d)) {
+				enum poll_result pr = queue_poll(q, budget);
+
+				poller_leave(d);
+				if (pr == POLL_FOUND) {
+					vu_poll_caught(&run.poll);
+					again = true;
+				} else if (pr == POLL_PREEMPTED) {
+					vu_poll_preempted(&run.poll);
+				}
+			}
+			/* Ask for a kick, then look once more: a chain added before it would get none. */
+			if (!again && vq_kicks_enable(&q->vq))
+				again = true;
+		}
+		vu_mem_read_leave(rd);
+		vu_mem_maybe_reclaim(&d->mem);
+		if (!ok)
 			break;
+		if (again)
+			continue;
 		r = poll(pfd, q->poll_mode ? 1 : 2, q->poll_mode ? VU_POLL_MODE_MS : -1);
 		if (r < 0 && errno != EINTR) {
 			vu_dev_set_broken(d, "poll on the kick eventfd failed");
@@ -202,13 +403,24 @@ static void *queue_thread(void *arg)
 		}
 		if (pfd[0].revents & POLLIN)
 			eventfd_read(q->wake_fd, &v);
-		if (!q->poll_mode && (pfd[1].revents & POLLIN))
+		if (!q->poll_mode && (pfd[1].revents & POLLIN)) {
 			eventfd_read(q->kick_fd, &v);
+			if (run.polling)
+				vu_poll_woke(&run.poll, now_ns() - dry);
+		}
 		if (!q->poll_mode && (pfd[1].revents & (POLLERR | POLLNVAL))) {
 			vu_dev_set_broken(d, "kick eventfd failed");
 			break;
 		}
 	}
+	/* Do not leave the driver told not to kick: the ring may restart without us. */
+	vu_mem_read_enter(rd);
+	vq_kicks_enable(&q->vq);
+	vu_mem_read_leave(rd);
+	/* Jobs in flight finish before the control thread may touch the ring. */
+	if (run.pool)
+		vu_pool_stop(run.pool);
+wait_stop:
 	/* Wait for the stop request so the control thread's join is the only exit path. */
 	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd = { .fd = q->wake_fd, .events = POLLIN };
@@ -217,10 +429,15 @@ static void *queue_thread(void *arg)
 		if (poll(&pfd, 1, -1) > 0)
 			eventfd_read(q->wake_fd, &v);
 	}
-	if (d->ops->thread_fini)
-		d->ops->thread_fini(d->opaque, ctx);
-	free(elem);
-	vu_mem_reader_unregister(&d->mem, rd);
+	if (run.elem && d->ops->thread_fini)
+		d->ops->thread_fini(d->opaque, run.ctx);
+	free(run.elem);
+	if (rd)
+		vu_mem_reader_unregister(&d->mem, rd);
+	q->served += run.served;
+	q->poll_caught += run.poll.caught;
+	q->poll_slept += run.poll.slept;
+	q->poll_preempted += run.poll.preempted;
 	log_debug("queue %u: thread stopped at avail %u", q->index, q->vq.last_avail_idx);
 	return NULL;
 }
@@ -478,10 +695,27 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	return 0;
 }
 
+/* One line per queue that served anything: how the load spread, how polling did. */
+static void queues_log_totals(const struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		const struct vu_queue *q = &d->queues[i];
+
+		if (q->served)
+			log_info("queue %u: %llu requests served, %llu found by polling, %llu sleeps, "
+				 "%llu polls cut short by a busy CPU",
+				 i, (unsigned long long)q->served,
+				 (unsigned long long)q->poll_caught,
+				 (unsigned long long)q->poll_slept,
+				 (unsigned long long)q->poll_preempted);
+	}
+}
+
 void vu_dev_fini(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < d->max_queues; i++)
 		queue_reset(&d->queues[i]);
+	queues_log_totals(d);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		close_fd(&d->queues[i].wake_fd);
 		pthread_mutex_destroy(&d->queues[i].lock);

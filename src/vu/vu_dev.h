@@ -104,6 +104,12 @@ struct vu_queue {
 	int wake_fd;  /* eventfd: tells the thread to look at @stop */
 	bool stop;    /* atomic */
 	struct vq vq; /* owned by the thread while running */
+
+	/* Totals of the thread's past runs (written by it just before it exits). */
+	uint64_t served;      /* chains popped */
+	uint64_t poll_caught; /* chains that adaptive polling found */
+	uint64_t poll_slept;  /* times the thread slept on the kick eventfd */
+	uint64_t poll_preempted; /* polls cut short because another thread needed the CPU */
 };
 
 struct vu_dev {
@@ -126,6 +132,11 @@ struct vu_dev {
 	uint32_t config_len;
 	/* Shared memory region 0 (GET_SHMEM_CONFIG), offered with PROTOCOL_F_SHMEM when set. */
 	uint64_t shm_size;
+	/* Request-path tuning, set after vu_dev_init, before vu_dev_run. */
+	unsigned pool_size;   /* workers per request queue; 0: serve in the queue thread */
+	uint32_t poll_max_ns; /* adaptive polling bound; 0: sleep on the kick fd at once */
+	unsigned max_pollers; /* queue threads that may poll at once; 0: any number */
+	unsigned pollers;     /* atomic: queue threads polling now */
 };
 
 /* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */
