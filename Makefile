@@ -6,13 +6,14 @@
 #                   fuzz smoke, real guest); ends with "check: N passed, N failed"
 #   make demo       boot a small Linux guest that mounts a fresh share through vufsd and uses it
 #   make demo-shell the same, but drop into an interactive guest shell
+#   make demo-dax   an interactive Linux 6.12 guest (QEMU 11.1) with the share mounted -o dax=always
 #   make bench      vufs-bench: vufsd against the legacy C and the Rust virtiofsd
 #   make fuzz       long libFuzzer runs (FUZZ_SECONDS per target, default 600)
 
 BUILD ?= build
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build check demo demo-shell bench fuzz clean
+.PHONY: all deps build check demo demo-shell demo-dax bench fuzz clean
 
 all: build
 
@@ -32,11 +33,14 @@ demo: build
 demo-shell: build
 	@VUFSD=$(CURDIR)/$(BUILD)/src/vufsd guest/demo.sh --shell
 
+demo-dax: build
+	@VUFSD=$(CURDIR)/$(BUILD)/src/vufsd guest/dax/run.sh --shell
+
 bench: build
 	@scripts/bench.sh
 
 fuzz: deps
-	@for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse; do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+	@for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend; do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz build-tsan

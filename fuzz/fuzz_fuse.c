@@ -38,6 +38,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fuse_dax.h"
 #include "fuse_session.h"
 #include "fuzz_common.h"
 #include "iov.h"
@@ -269,8 +270,45 @@ static void cap_request(uint8_t *req, size_t len)
 	}
 }
 
+/*
+ * DAX: a 64 MiB window whose transport checks what the record asks for:
+ * page-aligned ranges inside the window, from an open fd, never past the
+ * end of the file (the VMM's rule).
+ */
+#define DAX_WINDOW (64ull << 20)
+
+static int dax_map(void *opaque, int fd, uint64_t foffset, uint64_t moffset, uint64_t len,
+		   bool writable)
+{
+	struct stat st;
+
+	(void)opaque, (void)writable;
+	FUZZ_CHECK(fstat(fd, &st) == 0, "dax map with a bad fd %d", fd);
+	FUZZ_CHECK(len && !(len % 4096) && !(moffset % 4096) && !(foffset % 4096) &&
+			   moffset < DAX_WINDOW && len <= DAX_WINDOW - moffset,
+		   "dax map [0x%llx, +0x%llx) at 0x%llx", (unsigned long long)foffset,
+		   (unsigned long long)len, (unsigned long long)moffset);
+	FUZZ_CHECK((uint64_t)st.st_size >= foffset + len, "dax map past the end of a %lld-byte file",
+		   (long long)st.st_size);
+	return 0;
+}
+
+static int dax_unmap(void *opaque, uint64_t moffset, uint64_t len)
+{
+	(void)opaque;
+	FUZZ_CHECK(len && moffset < DAX_WINDOW && len <= DAX_WINDOW - moffset,
+		   "dax unmap [0x%llx, +0x%llx)", (unsigned long long)moffset,
+		   (unsigned long long)len);
+	return 0;
+}
+
+static const struct fuse_dax_ops dax_ops = { .map = dax_map, .unmap = dax_unmap };
+
 static void run_input(const uint8_t *data, size_t size)
 {
+	struct fuse_dax_conf dc = { .window = DAX_WINDOW, .max_ranges = 32, .max_regions = 64,
+				    .min_size = 4096 };
+	struct fuse_dax *dax;
 	struct fuzz_in in = { data, size };
 	static uint8_t req[1 << 16];
 	struct pt_config pc = { .root = share, .proc_self_fd = -1, .max_fds = 64, .xattr = true };
@@ -284,8 +322,10 @@ static void run_input(const uint8_t *data, size_t size)
 	};
 	unsigned long inodes, handles;
 
-	if (pt_fs_new(&pc, &fs) || fuse_session_new(fs, &conf, &se))
+	if (pt_fs_new(&pc, &fs) || fuse_session_new(fs, &conf, &se) ||
+	    fuse_dax_new(&dc, &dax_ops, NULL, &dax))
 		fuzz_fail("cannot set up the session");
+	fuse_session_set_dax(se, dax);
 	fuse_session_set_completion(se, complete, NULL);
 	if (pt_thread_init(fs) || !(ft = fuse_thread_new(se, VQ_MAX_IOV)))
 		fuzz_fail("cannot set up the thread");
@@ -332,11 +372,18 @@ static void run_input(const uint8_t *data, size_t size)
 
 	/* Device reset: every handle and inode the guest held goes (waiting locks too). */
 	fuse_session_reset(se);
+	{
+		struct fuse_dax_stats ds;
+
+		fuse_dax_get_stats(dax, &ds);
+		FUZZ_CHECK(ds.ranges == 0, "after reset: %u DAX ranges", ds.ranges);
+	}
 	pt_fs_counts(fs, &inodes, &handles);
 	FUZZ_CHECK(inodes == 1 && handles == 0, "after reset: %lu inodes, %lu handles", inodes,
 		   handles);
 	fuse_thread_free(ft);
 	fuse_session_free(se);
+	fuse_dax_free(dax);
 	pt_fs_free(fs);
 }
 

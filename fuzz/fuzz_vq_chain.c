@@ -89,9 +89,13 @@ static void check_in_region(const struct iovec *v)
 {
 	const uint8_t *p = v->iov_base;
 
-	for (unsigned i = 0; i < mem.nregions; i++) {
-		const uint8_t *start = mem.regions[i].hva;
-		const uint8_t *end = start + mem.regions[i].size;
+	for (unsigned i = 0; i < vu_mem_nregions(&mem); i++) {
+		struct vu_mem_region reg;
+		const uint8_t *start, *end;
+
+		vu_mem_region_at(&mem, i, &reg);
+		start = reg.hva;
+		end = start + reg.size;
 
 		if (p >= start && p < end) {
 			FUZZ_CHECK(v->iov_len <= (size_t)(end - p),

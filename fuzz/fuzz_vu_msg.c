@@ -193,7 +193,7 @@ static void run_prefix(struct vu_dev *d)
 	prefix_msg(d, VHOST_USER_SET_OWNER, NULL, 0, -1);
 	v = vu_dev_features();
 	prefix_msg(d, VHOST_USER_SET_FEATURES, &v, sizeof(v), -1);
-	v = vu_dev_protocol_features();
+	v = vu_dev_offered_protocol_features(d);
 	prefix_msg(d, VHOST_USER_SET_PROTOCOL_FEATURES, &v, sizeof(v), -1);
 	mem.regions[0] = (struct vhost_user_mem_region){ 0, MEMFD_SIZE, PREFIX_QVA, 0 };
 	prefix_msg(d, VHOST_USER_SET_MEM_TABLE, &mem,
@@ -303,6 +303,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fds_before = fuzz_count_fds();
 	if (!d || vu_dev_init(d, sock_pair[0], max_queues, &stub_ops, NULL))
 		fuzz_fail("vu_dev_init");
+	/* A config space (GET_CONFIG) and a DAX window (GET_SHMEM_CONFIG), as vufsd --tag --dax-window. */
+	vu_dev_set_config(d, "fuzz-tag\0\0\0\0", 12);
+	vu_dev_set_shm_size(d, 1ull << 30);
 	prefix_done = mode & 1;
 	if (prefix_done)
 		run_prefix(d);

@@ -181,6 +181,20 @@ def vu_seeds():
     s += msg(SET_VRING_NUM, state(0, 3)) + msg(SET_MEM_TABLE, mem_table(region(0, 4096, 0, 0)))
     s += msg(99, b'', [POOL_SOCK]) + msg(SET_FEATURES, b'\0\0\0\0')
     write(t, 'malformed', s)
+    # Config space and DAX window (the harness sets a tag and a 1 GiB window): GET_CONFIG of
+    # the whole struct, a window inside it, one past 256 bytes; GET_SHMEM_CONFIG; many slots.
+    GET_CONFIG, GET_SHMEM_CONFIG = 24, 44
+    s = bytes([1 << 1]) + msg(GET_PROTOCOL_FEATURES)
+    s += msg(SET_PROTOCOL_FEATURES, u64(PROTOCOL_FEATURES | (1 << 9) | (1 << 22)))
+    s += msg(GET_CONFIG, struct.pack('<III', 0, 40, 0) + bytes(40))
+    s += msg(GET_CONFIG, struct.pack('<III', 36, 4, 0) + bytes(4))
+    s += msg(GET_CONFIG, struct.pack('<III', 250, 8, 0) + bytes(8))
+    s += msg(GET_SHMEM_CONFIG)
+    for i in range(40):
+        s += msg(ADD_MEM_REG, u64(0) + region(i << 12, 4096, PREFIX_QVA + (i << 12), i << 12),
+                 [POOL_MEM0])
+    s += msg(REM_MEM_REG, u64(0) + region(5 << 12, 4096, PREFIX_QVA + (5 << 12), 5 << 12))
+    write(t, 'config-shmem', s)
 
 
 # ---------------------------------------------------------------- fuse
@@ -316,6 +330,22 @@ def fuse_seeds():
     s += fuse(READ, ROOT, rw_in(fh(0), 0, 10), out=8)
     s += fuse(12345, ROOT, b'\0' * 8)
     write(t, 'malformed', s)
+    # DAX (the harness has a 64 MiB window): map a file of 3000 bytes (a tail copy),
+    # append under the mapping, truncate, remap writable, unmap twice, map outside the window.
+    SETUPMAPPING, REMOVEMAPPING, RW = 48, 49, 3
+    MB2 = 2 << 20
+    s = fuse(CREATE, ROOT, create_in(O_RDWR | O_CREAT) + name('dax'))
+    s += fuse(WRITE, nodeid(0), rw_in(fh(0), 0, 3000) + b'd' * 3000)
+    s += fuse(SETUPMAPPING, nodeid(0), struct.pack('<QQQQQ', 2**64 - 1, 0, MB2, 2, 0))
+    s += fuse(WRITE, nodeid(0), rw_in(fh(0), 3000, 3000) + b'e' * 3000)
+    s += fuse(GETATTR, nodeid(0), struct.pack('<IIQ', 0, 0, 0))
+    s += fuse(SETATTR, nodeid(0), struct.pack('<IIQQQQQQIIIIIIII', FATTR_SIZE, 0, 0, 100, 0, 0,
+                                               0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    s += fuse(SETUPMAPPING, nodeid(0), struct.pack('<QQQQQ', 2**64 - 1, 0, MB2, RW, 0))
+    s += fuse(FLUSH, nodeid(0), struct.pack('<QIIQ', fh(0), 0, 0, 1))
+    s += fuse(REMOVEMAPPING, 0, struct.pack('<I', 2) + struct.pack('<QQ', 0, MB2) * 2)
+    s += fuse(SETUPMAPPING, nodeid(0), struct.pack('<QQQQQ', 2**64 - 1, 0, MB2, RW, 64 << 20))
+    write(t, 'dax', s)
 
 
 def main():

@@ -8,7 +8,7 @@
 #   fuzz/run.sh --minimize TARGET FILE shrink a crashing input
 #   fuzz/run.sh --list                 the targets
 #
-# TARGET: fuzz_vu_msg, fuzz_vq_chain or fuzz_fuse. Exit status 0 when no
+# TARGET: fuzz_vu_msg, fuzz_vq_chain, fuzz_fuse or fuzz_vu_backend. Exit status 0 when no
 # finding, 1 on a finding (the input is under fuzz/crashes/TARGET/), 2 on usage or
 # build errors. Environment: VUFS_FUZZ_BUILD (build dir, default
 # build-fuzz), VUFS_FUZZ_JOBS (parallel fuzzing processes, default 1),
@@ -18,7 +18,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${VUFS_FUZZ_BUILD:-$root/build-fuzz}
-targets="fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_migr"
+targets="fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend fuzz_pt_devnode fuzz_pt_xattrmap fuzz_fuse_secctx fuzz_migr"
 
 usage() {
 	sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2

@@ -2,7 +2,7 @@
 # init.sh: the guest's /init (PID 1) for the real-guest tests and demos of vufsd.
 # mkinitramfs.sh copies this file into the initramfs as /init; it runs under busybox sh.
 #
-# It mounts proc/sys/dev/tmp, loads the virtio and virtio-fs modules from /lib/modules/vufs/
+# It mounts proc/sys/dev/tmp, loads the virtio and virtio-fs modules (unless built in) from /lib/modules/vufs/
 # with insmod, and mounts the virtio-fs device tagged "vufs" on /mnt. Then:
 #   - script mode (/guest-script.sh present, delivered as an extra cpio appended to the
 #     initramfs by run-guest.sh): runs `sh /guest-script.sh /mnt`, prints `VUFS-EXIT <status>`
@@ -61,9 +61,14 @@ setup_failed() {
 	power_off
 }
 
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci fuse virtiofs; do
-	insmod "/lib/modules/vufs/$m.ko" || setup_failed "insmod $m failed"
-done
+# A kernel with virtio-fs built in (e.g. Debian's 6.12, VUFS_KERNEL) needs none of our modules.
+if grep -qw virtiofs /proc/filesystems; then
+	echo "init: virtio-fs is built into the kernel"
+else
+	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci fuse virtiofs; do
+		insmod "/lib/modules/vufs/$m.ko" || setup_failed "insmod $m failed"
+	done
+fi
 
 mnt=/mnt
 [ "$rootfs_mode" = 0 ] || mnt=/newroot

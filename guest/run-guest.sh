@@ -5,6 +5,7 @@
 #   guest/run-guest.sh --share DIR (--script FILE | --rootfs | --shell)
 #                      [--add FILE[:GUESTPATH]]... [--append ARGS]
 #                      [--log FILE] [--timeout SEC] [--check-fds] [--reboots N]
+#                      [--device-props PROPS] [--smp N]
 #
 #   --share DIR     host directory to export (the daemon's --shared-dir); the guest mounts it,
 #                   as `mount -t virtiofs vufs /mnt`, on /mnt.
@@ -34,12 +35,19 @@
 #                   N times and finish normally (VUFS-EXIT) on boot N+1, which the host checks by
 #                   counting the boots (`init: virtio-fs share mounted` lines). Each boot runs
 #                   /guest-script.sh again; it finds its boot number from what it left in the share.
+#   --device-props PROPS
+#                   extra properties of the vhost-user-fs-pci device, appended after a comma,
+#                   e.g. num-request-queues=4 (QEMU 8.x and later).
+#   --smp N         guest CPUs (default 2; Linux 6.11+ maps the request queues to CPUs).
 #
 # Environment:
 #   VUFSD       daemon binary (default build/src/vufsd under the repo root). Started as
 #               $VUFSD --socket-path=SOCK --shared-dir=DIR $VUFSD_ARGS, SOCK in a fresh temp dir.
 #   VUFSD_ARGS  extra daemon arguments (word-split), e.g. --log-level=debug.
-#   QEMU        QEMU binary (default qemu-system-x86_64).
+#   QEMU        QEMU binary (default qemu-system-x86_64), e.g. /var/tmp/vufsd-cache/qemu11/qemu11.
+#   VUFS_KERNEL another guest kernel (default: the cached Debian 6.1 one, fetch-kernel.sh). It
+#               must have virtio_pci and virtiofs built in (e.g. Debian's 6.12 from get-qemu10):
+#               /init then loads no modules.
 #   VUFS_CACHE  kernel/initramfs cache (default /var/tmp/vufsd-cache); see fetch-kernel.sh and
 #               mkinitramfs.sh, which this script runs (both are no-ops once cached).
 #   VUFS_KEEP=1 keep the temp dir and logs even on success.
@@ -101,6 +109,7 @@ usage() {
 die() { echo "run-guest: error: $*" >&2; exit 2; }
 
 SHARE="" SCRIPT="" SHELL_MODE=0 LOG="" TIMEOUT="" CHECK_FDS=0 ROOTFS=0 EXTRA_APPEND="" REBOOTS=0
+DEVICE_PROPS="" SMP=2
 ADD=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -121,6 +130,10 @@ while [ $# -gt 0 ]; do
 	--check-fds) CHECK_FDS=1; shift ;;
 	--reboots) [ $# -ge 2 ] || usage; REBOOTS=$2; shift 2 ;;
 	--reboots=*) REBOOTS=${1#*=}; shift ;;
+	--device-props) [ $# -ge 2 ] || usage; DEVICE_PROPS=$2; shift 2 ;;
+	--device-props=*) DEVICE_PROPS=${1#*=}; shift ;;
+	--smp) [ $# -ge 2 ] || usage; SMP=$2; shift 2 ;;
+	--smp=*) SMP=${1#*=}; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "run-guest: unknown argument: $1" >&2; usage ;;
 	esac
@@ -167,7 +180,12 @@ if [ ! -x "$VUFSD" ]; then
 fi
 command -v "$QEMU" >/dev/null || die "$QEMU not found (install qemu-system-x86)"
 
-KERNEL=$("$HERE/fetch-kernel.sh")
+if [ -n "${VUFS_KERNEL:-}" ]; then
+	[ -f "$VUFS_KERNEL" ] || die "VUFS_KERNEL=$VUFS_KERNEL not found"
+	KERNEL=$VUFS_KERNEL
+else
+	KERNEL=$("$HERE/fetch-kernel.sh")
+fi
 BASE_INITRD=$("$HERE/mkinitramfs.sh")
 
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/vufs-run.XXXXXX")
@@ -332,10 +350,10 @@ if [ -n "$SCRIPT" ] || [ ${#ADD[@]} -gt 0 ]; then
 	INITRD=$RUN/initrd.cpio
 fi
 QEMU_ARGS=(
-	-accel tcg -m 1G -smp 2
+	-accel tcg -m 1G -smp "$SMP"
 	-object "memory-backend-memfd,id=mem,size=1G,share=on" -numa "node,memdev=mem"
 	-chardev "socket,id=vufs,path=$SOCK"
-	-device "vhost-user-fs-pci,chardev=vufs,tag=vufs"
+	-device "vhost-user-fs-pci,chardev=vufs,tag=vufs${DEVICE_PROPS:+,$DEVICE_PROPS}"
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
 	-nodefaults -display none
 )

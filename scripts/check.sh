@@ -1,11 +1,14 @@
 #!/bin/bash
 # The whole test suite, as `make check` and CI run it:
-#   1. release build (gcc, -Werror) and every meson test (unit + frontend integration)
+#   1. release build (gcc, -Werror) and every meson test (unit + frontend integration), then
+#      the soak (scripts/soak.sh, SOAK_SECONDS, default 600)
 #   2. the same tests on an ASan+UBSan build (daemon and tests instrumented)
 #   3. a bounded libFuzzer run of each fuzz target under ASan+UBSan
 #   4. the real-guest test: Linux 6.1 under QEMU (TCG) mounting a share served by vufsd,
+#      fsync'ed data surviving a SIGKILL of QEMU and of the daemon (guest/durability.sh),
 #      the guest POSIX suite, and a guest whose root filesystem is served by vufsd;
-#      then the basic guest test again with ASan+UBSan and TSan daemons
+#      then the basic guest test again with ASan+UBSan and TSan daemons, and Linux 6.12 on
+#      QEMU 11.1 with four request queues (guest/mq-test.sh)
 # Prints one line per stage and ends with "check: N passed, N failed" (N counts tests);
 # exits non-zero if anything failed. Logs: build*/meson-logs/, build/guest-logs/.
 set -uo pipefail
@@ -79,6 +82,9 @@ else
 	failed=$((failed + 1)); failures+=("build failed")
 fi
 
+stage "soak (${SOAK_SECONDS:-600} s mixed workload; daemon RSS and fds flat)"
+if scripts/soak.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("soak"); fi
+
 stage "ASan + UBSan"
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -92,7 +98,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 stage "fuzz smoke (${FUZZ_SMOKE_SECONDS}s per target)"
 if [ -x fuzz/run.sh ]; then
-	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse; do
+	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend; do
 		if fuzz/run.sh "$t" "$FUZZ_SMOKE_SECONDS"; then
 			passed=$((passed + 1)); echo "fuzz $t: passed"
 		else
@@ -136,8 +142,14 @@ guest_run "$ROOT/build/src/vufsd" "real guest"
 stage "guest reboots (reboot -f twice, share and daemon fd count checked after each boot)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "guest reboots" guest/reboot-test.sh
 
+stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
+
 stage "guest POSIX suite"
-VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
+
+stage "guest POSIX suite" guest/posix/test.sh
 
 stage "guest root filesystem on vufsd (debootstrap tree, dpkg/git/make)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "rootfs" guest/rootfs/test.sh
@@ -154,6 +166,9 @@ VUFSD=$ROOT/build/src/vufsd guest_stage "live migration" guest/migrate/test.sh
 stage "libvirt 9.0 starts vufsd for a domain (virsh create/destroy, two configurations)"
 guest_stage "libvirt" env VUFSD="$ROOT/build/src/vufsd" guest/libvirt/test.sh
 
+stage "DAX guest (Linux 6.12, QEMU 11.1 TCG, vhost-user-test-device)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "DAX guest" guest/dax/run.sh
+
 stage "real guest, ASan+UBSan daemon"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	guest_run "$ROOT/build-asan/src/vufsd" "real guest (asan+ubsan)"
@@ -166,6 +181,9 @@ if CC=clang build_dir build-tsan -Db_sanitize=thread -Db_lundef=false -Dtests=fa
 else
 	failed=$((failed + 1)); failures+=("tsan build failed")
 fi
+
+stage "real guest with 4 request queues (Linux 6.12, QEMU 11.1)"
+VUFSD=$ROOT/build/src/vufsd guest_stage "multi-queue guest" guest/mq-test.sh
 
 echo
 echo "check took $(( $(date +%s) - start )) s"

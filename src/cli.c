@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "pt_xattrmap.h"
+#include "vu_poll.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -139,6 +142,39 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* A byte count with an optional K, M, G or T suffix (binary). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Largest DAX window: what x86-64 guests can place in their physical address space with room. */
+#define DAX_WINDOW_MAX (1ull << 40)
+#define DAX_WINDOW_MIN (2ull << 20)
+
 static int parse_cache(const char *s, enum fuse_cache_mode *out)
 {
 	if (!strcmp(s, "never") || !strcmp(s, "none"))
@@ -151,6 +187,20 @@ static int parse_cache(const char *s, enum fuse_cache_mode *out)
 		*out = FUSE_CACHE_ALWAYS;
 	else
 		return -EINVAL;
+	return 0;
+}
+
+/* --xattrmap / -o xattrmap=: the rules are parsed once here so that a bad rule stops the start. */
+static int check_xattrmap(const char *rules)
+{
+	struct pt_xattrmap *m;
+	char why[128];
+
+	if (pt_xattrmap_parse(rules, &m, why, sizeof(why))) {
+		fprintf(stderr, "vufsd: bad --xattrmap: %s\n", why);
+		return -EINVAL;
+	}
+	pt_xattrmap_free(m);
 	return 0;
 }
 
@@ -204,6 +254,8 @@ static int parse_compat_word(struct vufs_config *cfg, const char *word, const ch
 		break;
 	}
 	case C_XATTRMAP:
+		if (check_xattrmap(val))
+			return -EINVAL;
 		cfg->xattrmap = val;
 		break;
 	case C_TIMEOUT:
@@ -319,12 +371,6 @@ static int refuse_unsupported(const struct vufs_config *cfg)
 
 	if (cfg->writeback)
 		what = "--writeback";
-	else if (cfg->posix_acl)
-		what = "--posix-acl";
-	else if (cfg->security_label)
-		what = "--security-label";
-	else if (cfg->xattrmap)
-		what = "--xattrmap";
 	if (!what)
 		return 0;
 	fprintf(stderr, "vufsd: %s: not supported yet\n", what);
@@ -353,8 +399,11 @@ static void defaults(struct vufs_config *cfg)
 	cfg->announce_submounts = true; /* like the Rust virtiofsd 1.13 */
 	cfg->sandbox = sb_mode_default(geteuid() == 0);
 	cfg->seccomp = SB_SECCOMP_KILL;
+	cfg->poll_max_us = VU_POLL_DEFAULT_MAX_US;
 	cfg->thread_pool_size = 0;
 	cfg->inode_file_handles = PT_FH_NEVER;
+	cfg->device_nodes = PT_DEVNODES_MAPPED;
+	cfg->dax_min_size = 1ull << 20;
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
@@ -407,10 +456,6 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		case OPT_SHARED_DIR:
 			cfg->shared_dir = optarg;
 			break;
-		case OPT_TAG:
-			fprintf(stderr, "vufsd: --tag: not supported (no vhost-user CONFIG message); "
-					"give the tag to the VMM\n");
-			return CLI_ERROR;
 		case OPT_THREAD_POOL_SIZE:
 			if (parse_ulong(optarg, 1024, &v)) {
 				fprintf(stderr, "vufsd: bad --thread-pool-size '%s' (0..1024)\n",
@@ -418,10 +463,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			cfg->thread_pool_size = (int)v;
-			/* Until a pool exists (then drop this): accepted, as the Rust one does, but said. */
-			if (v)
-				warn_cfg(cfg, "--thread-pool-size=%lu: vufsd has no thread pool yet; each "
-					      "request queue is served by a thread of its own", v);
+			break;
+		case OPT_POLL_MAX_US:
+			if (parse_ulong(optarg, VU_POLL_MAX_US_LIMIT, &cfg->poll_max_us)) {
+				fprintf(stderr, "vufsd: bad --poll-max-us '%s' (0..%u)\n", optarg,
+					VU_POLL_MAX_US_LIMIT);
+				return CLI_ERROR;
+			}
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level)) {
@@ -487,6 +535,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			cfg->security_label = true;
 			break;
 		case OPT_XATTRMAP:
+			if (check_xattrmap(optarg))
+				return CLI_ERROR;
 			cfg->xattrmap = optarg;
 			break;
 		case OPT_POSIX_LOCK:
@@ -587,6 +637,45 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			}
 			cfg->rlimit_keep = cfg->rlimit_nofile == 0;
 			break;
+		case OPT_TAG:
+			if (!*optarg || strlen(optarg) > 36) {
+				fprintf(stderr, "vufsd: --tag needs 1 to 36 bytes, got %zu\n",
+					strlen(optarg));
+				return CLI_ERROR;
+			}
+			cfg->tag = optarg;
+			break;
+		case OPT_DAX_WINDOW:
+			if (parse_size(optarg, &cfg->dax_window)) {
+				fprintf(stderr, "vufsd: bad --dax-window '%s' (a size such as 1G)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			if (cfg->dax_window &&
+			    (cfg->dax_window < DAX_WINDOW_MIN || cfg->dax_window > DAX_WINDOW_MAX ||
+			     (cfg->dax_window & (cfg->dax_window - 1)))) {
+				fprintf(stderr,
+					"vufsd: --dax-window=%s must be 0 or a power of two from 2M "
+					"to 1T\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_DEVICE_NODES:
+			if (pt_devnodes_parse(optarg, &cfg->device_nodes)) {
+				fprintf(stderr,
+					"vufsd: unknown --device-nodes '%s' (mapped|host|refuse)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_DAX_MIN_SIZE:
+			if (parse_size(optarg, &cfg->dax_min_size)) {
+				fprintf(stderr, "vufsd: bad --dax-min-size '%s' (a size such as 1M)\n",
+					optarg);
+				return CLI_ERROR;
+			}
+			break;
 		case OPT_HELP:
 			cli_usage(stdout);
 			return CLI_EXIT;
@@ -604,6 +693,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 			return CLI_ERROR;
 		}
 	}
+	if (cfg->xattrmap || cfg->posix_acl)
+		cfg->xattr = true; /* as the Rust virtiofsd: a map or ACLs imply --xattr */
 	if (optind < argc) {
 		fprintf(stderr, "vufsd: unexpected argument '%s'\n", argv[optind]);
 		return CLI_ERROR;

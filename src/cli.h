@@ -10,12 +10,14 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 
 #include "fuse_session.h"
 #include "log.h"
 #include "migr_fs.h"
 #include "pt_fhandle.h"
 #include "pt_idmap.h"
+#include "pt.h"
 #include "sandbox.h"
 
 struct vufs_config {
@@ -36,6 +38,7 @@ struct vufs_config {
 	bool xattr;       /* --xattr (also implied by --posix-acl, --security-label, --xattrmap) */
 	bool posix_locks; /* --posix-lock (default) / --no-posix-lock / -o [no_]posix_lock */
 	bool flock_locks; /* -o [no_]flock (default on); --[no-]posix-lock sets both */
+	enum pt_devnodes device_nodes; /* --device-nodes, default mapped */
 	bool killpriv_v2; /* --killpriv-v2 (default) / --no-killpriv-v2 */
 	unsigned long max_fds;    /* --fd-limit, 0 = derived from RLIMIT_NOFILE */
 	bool print_capabilities;
@@ -54,7 +57,7 @@ struct vufs_config {
 	bool rlimit_keep;             /* --rlimit-nofile=0: leave the limit as it is */
 
 	/* Parsed here, implemented elsewhere (see cli_parse's "not supported yet" checks). */
-	int thread_pool_size;   /* --thread-pool-size, default 0 (as the Rust virtiofsd) */
+	int thread_pool_size;   /* --thread-pool-size: workers per request queue, 0 (default, as the Rust virtiofsd): inline */
 	bool writeback;         /* --writeback / -o writeback */
 	bool posix_acl;             /* --posix-acl / -o posix_acl (implies xattr) */
 	bool security_label;        /* --security-label / -o security_label (implies xattr) */
@@ -67,6 +70,10 @@ struct vufs_config {
 	 */
 	char warnings[8][192];
 	unsigned nwarnings;
+	const char *tag;              /* --tag: config space tag (GET_CONFIG), NULL = none */
+	uint64_t dax_window;          /* --dax-window: DAX cache window bytes, 0 = no DAX */
+	uint64_t dax_min_size;        /* --dax-min-size: dax=inode maps files this large */
+	unsigned long poll_max_us;      /* --poll-max-us: adaptive ring polling bound, 0 = off */
 };
 
 enum cli_result {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <endian.h>
+#include <linux/virtio_fs.h>
 
 #include <linux/capability.h>
 
@@ -26,6 +29,8 @@
 #include "runfiles.h"
 #include "sandbox.h"
 #include "vu_dev.h"
+#include "vu_shm.h"
+#include "fuse_dax.h"
 #include "vu_sock.h"
 
 struct daemon {
@@ -33,6 +38,7 @@ struct daemon {
 	struct pt_fs *fs;
 	struct fuse_session *se;
 	struct vu_dev *dev;
+	struct fuse_dax *dax; /* --dax-window */
 };
 
 static int vufs_handle(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
@@ -81,6 +87,53 @@ static void vufs_reset(void *opaque)
 	struct daemon *dm = opaque;
 
 	fuse_session_reset(dm->se);
+}
+
+/* DAX mappings go to the frontend over the backend channel. */
+static int vufs_dax_map(void *opaque, int fd, uint64_t foffset, uint64_t moffset, uint64_t len,
+			bool writable)
+{
+	struct daemon *dm = opaque;
+
+	return dm->dev ? vu_shm_map(dm->dev, fd, foffset, moffset, len, writable) : -ENOTCONN;
+}
+
+static int vufs_dax_unmap(void *opaque, uint64_t moffset, uint64_t len)
+{
+	struct daemon *dm = opaque;
+
+	return dm->dev ? vu_shm_unmap(dm->dev, moffset, len) : -ENOTCONN;
+}
+
+static const struct fuse_dax_ops vufs_dax_ops = {
+	.map = vufs_dax_map,
+	.unmap = vufs_dax_unmap,
+};
+
+/* Memory slots kept for guest RAM: every DAX range may cost the VMM one more. */
+#define DAX_RAM_SLOTS 16
+
+static int dax_setup(struct daemon *dm)
+{
+	struct fuse_dax_conf dc = {
+		.window = dm->cfg.dax_window,
+		.max_ranges = VU_MEM_MAX_SLOTS - DAX_RAM_SLOTS,
+		.max_regions = VU_MEM_MAX_SLOTS - DAX_RAM_SLOTS,
+		.min_size = dm->cfg.dax_min_size,
+	};
+	int err;
+
+	if (!dc.window)
+		return 0;
+	err = fuse_dax_new(&dc, &vufs_dax_ops, dm, &dm->dax);
+	if (err) {
+		log_err("cannot set up the DAX window: %s", strerror(-err));
+		return err;
+	}
+	fuse_session_set_dax(dm->se, dm->dax);
+	log_info("DAX window of %llu MiB, at most %u mappings held (memory slots)",
+		 (unsigned long long)(dc.window >> 20), dc.max_regions);
+	return 0;
 }
 
 static void vufs_quiesce(void *opaque)
@@ -138,6 +191,16 @@ static unsigned long default_fd_limit(void)
 		return 1000000;
 	return rl.rlim_cur > 2 * FD_RESERVE ? (unsigned long)(rl.rlim_cur - FD_RESERVE)
 					    : (unsigned long)rl.rlim_cur / 2;
+}
+
+/* CPUs we may run on (sched_getaffinity: /sys may be out of the sandbox's reach). */
+static unsigned online_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	return (unsigned)CPU_COUNT(&set);
 }
 
 /* Block the stop signals in every thread and return a signalfd for them. */
@@ -272,6 +335,8 @@ int main(int argc, char **argv)
 	pcfg.max_fds = dm.cfg.max_fds ? dm.cfg.max_fds : default_fd_limit();
 	pcfg.xattr = dm.cfg.xattr;
 	pcfg.preserve_noatime = dm.cfg.preserve_noatime;
+	pcfg.device_nodes = dm.cfg.device_nodes;
+	pcfg.xattrmap = dm.cfg.xattrmap;
 	pcfg.proc_self_fd = sbr.proc_self_fd;
 	pcfg.inode_file_handles = dm.cfg.inode_file_handles;
 	pcfg.announce_submounts = dm.cfg.announce_submounts;
@@ -292,7 +357,12 @@ int main(int argc, char **argv)
 	fconf.timeout_set = dm.cfg.timeout_s >= 0;
 	fconf.timeout_s = dm.cfg.timeout_s >= 0 ? (unsigned)dm.cfg.timeout_s : 0;
 	fconf.killpriv_v2 = dm.cfg.killpriv_v2;
+	fconf.posix_acl = dm.cfg.posix_acl;
+	fconf.security_label = dm.cfg.security_label;
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
+	if (err)
+		goto out;
+	err = dax_setup(&dm);
 	if (err)
 		goto out;
 	/* Last: nothing after this may need a system call outside the list. */
@@ -325,6 +395,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.dev = dev;
+	if (dm.cfg.tag) {
+		struct virtio_fs_config vc = { .num_request_queues = htole32(1) };
+
+		/* One request queue: QEMU's generic device gives us num_vqs=2 (hiprio + 1). */
+		memcpy(vc.tag, dm.cfg.tag, strlen(dm.cfg.tag)); /* <= 36 bytes (cli) */
+		vu_dev_set_config(dev, &vc, sizeof(vc));
+	}
+	vu_dev_set_shm_size(dev, dm.cfg.dax_window);
+	dev->pool_size = (unsigned)dm.cfg.thread_pool_size;
+	dev->poll_max_ns = (uint32_t)dm.cfg.poll_max_us * 1000;
+	dev->max_pollers = online_cpus() / 2 ? online_cpus() / 2 : 1;
 	fuse_session_set_completion(dm.se, vufs_complete, &dm);
 	err = vu_dev_run(dev, sig_fd, listen_fd);
 	ret = err ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -354,6 +435,7 @@ out:
 	if (sbr.proc_self_fd >= 0)
 		close(sbr.proc_self_fd);
 	fuse_session_free(dm.se);
+	fuse_dax_free(dm.dax);
 	pt_fs_free(dm.fs);
 	if (sig_fd >= 0)
 		close(sig_fd);

@@ -3,13 +3,17 @@
  * vufs-bench: compare virtio-fs backends through libvufsfe.
  *
  *   vufs-bench [--backend NAME[=TEMPLATE]]... [--runs N] [--seconds S]
- *              [--depth D] [--quick] [--dir DIR] [--tests LIST] [-v]
+ *              [--depth D] [--queues LIST] [--quick] [--dir DIR] [--tests LIST] [-v]
  *
- * For every run, test and backend (the backend order rotates between runs
- * to spread the noise of a shared machine), a fresh backend is spawned on
- * the prepared share, driven for S seconds, and must exit cleanly when we
- * disconnect. The table shows the median of the runs and, for each other
- * backend, its ratio to the first one (higher is better everywhere).
+ * Every backend runs with each number of request queues in LIST (default
+ * 1): each (backend, queues) pair is a column. For every run, test and
+ * column (the order rotates between runs to spread the noise of a shared
+ * machine), a fresh backend is spawned on the prepared share, driven for S
+ * seconds with the requests spread round-robin over the queues, and must
+ * exit cleanly when we disconnect. The table shows the median of the runs
+ * with the spread ((max - min) / median) and, for each other column, its
+ * ratio to the first one (higher is better everywhere). A backend that does
+ * not offer enough queues shows n/a.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -27,9 +33,14 @@
 #include "fe_fuse.h"
 
 #define MAX_BACKENDS 8
+#define MAX_QLIST 4
+#define MAX_COLS (MAX_BACKENDS * MAX_QLIST)
 #define MAX_RUNS 99
 #define MAX_DEPTH 256
 #define MIB (1ull << 20)
+/* The tree of the tree walk: TREE_DIRS directories of TREE_FILES files. */
+#define TREE_DIRS 20
+#define TREE_FILES 250
 
 /* ---- configuration ---- */
 
@@ -38,9 +49,20 @@ struct backend {
 	char *tmpl;
 };
 
+/* One column of the table: a backend with a number of request queues. */
+struct column {
+	unsigned int be;
+	unsigned int queues;
+	char name[48];
+};
+
 struct config {
 	struct backend be[MAX_BACKENDS];
 	unsigned int nbe;
+	unsigned int qlist[MAX_QLIST];
+	unsigned int nq;
+	struct column col[MAX_COLS];
+	unsigned int ncols;
 	unsigned int runs;
 	double seconds;
 	unsigned int depth;
@@ -88,6 +110,8 @@ struct bench {
 	uint64_t lookups;	/* nlookup references taken by the lookup test */
 	uint64_t counter;	/* unique names */
 	unsigned int run;
+	unsigned int queues;	/* request queues the slots spread over */
+	uint64_t *dirs;		/* tree walk: nodeids of the tree's directories */
 };
 
 struct slot {
@@ -137,10 +161,13 @@ static uint64_t rnd(struct bench *b)
 	return b->rng;
 }
 
+static unsigned int nqueues_cur = 1; /* request queues of the run in progress */
+
 static void call(struct slot *s, uint32_t opcode, uint64_t nodeid, const void *in, uint32_t in_len,
 		 const void *in2, uint32_t in2_len, void *out, uint32_t out_size)
 {
 	fe_fuse_call_init(&s->c, opcode, nodeid);
+	s->c.queue = FE_QUEUE_REQUEST + s->idx % nqueues_cur;
 	if (in_len)
 		s->c.in[s->c.nin++] = (struct fe_fuse_buf){ in, in_len };
 	if (in2_len)
@@ -342,6 +369,61 @@ static int step_seqwrite(struct bench *b, struct slot *s, bool time_up)
 	return 0;
 }
 
+static int step_randwrite(struct bench *b, struct slot *s, bool time_up)
+{
+	if (s->step == 1) {
+		if (check(b, s))
+			return -EIO;
+		if (s->out.wr.size != b->io)
+			return bfail(b, -EIO, "short WRITE");
+		b->ops++;
+		b->bytes += b->io;
+	}
+	if (time_up)
+		return 1;
+	memset(&s->in.wr, 0, sizeof(s->in.wr));
+	s->in.wr.fh = b->fh;
+	s->in.wr.offset = (rnd(b) % (b->file_size / b->io)) * b->io;
+	s->in.wr.size = b->io;
+	call(s, FUSE_WRITE, b->nodeid, &s->in.wr, sizeof(s->in.wr), s->buf, b->io, &s->out.wr,
+	     sizeof(s->out.wr));
+	s->step = 1;
+	return 0;
+}
+
+/* Tree walk: LOOKUP + GETATTR of every file of the tree in turn, as a stat-heavy find(1) does. */
+static int step_treewalk(struct bench *b, struct slot *s, bool time_up)
+{
+	switch (s->step) {
+	case 1:
+		if (check(b, s))
+			return -EIO;
+		s->nodeid = s->out.entry.nodeid;
+		b->lookups++;
+		memset(&s->in.ga, 0, sizeof(s->in.ga));
+		call(s, FUSE_GETATTR, s->nodeid, &s->in.ga, sizeof(s->in.ga), NULL, 0, &s->out.attr,
+		     sizeof(s->out.attr));
+		s->step = 2;
+		return 0;
+	case 2:
+		if (check(b, s))
+			return -EIO;
+		b->ops++;
+		/* fall through */
+	default: {
+		uint64_t k = b->cursor++ % ((uint64_t)TREE_DIRS * TREE_FILES);
+
+		if (time_up)
+			return 1;
+		snprintf(s->name, sizeof(s->name), "f%03u", (unsigned int)(k % TREE_FILES));
+		call(s, FUSE_LOOKUP, b->dirs[k / TREE_FILES], s->name, (uint32_t)strlen(s->name) + 1,
+		     NULL, 0, &s->out.entry, sizeof(s->out.entry));
+		s->step = 1;
+		return 0;
+	}
+	}
+}
+
 static int step_create(struct bench *b, struct slot *s, bool time_up)
 {
 	switch (s->step) {
@@ -499,6 +581,54 @@ static int t_seqwrite(struct bench *b, double *m)
 	return close_file(b, O_WRONLY);
 }
 
+static int t_randwrite(struct bench *b, double *m)
+{
+	double t;
+	int err;
+
+	err = open_file(b, "randw.dat", O_WRONLY, false);
+	if (err)
+		return err;
+	b->io = 4096;
+	b->file_size = cfg.rand_size;
+	err = drive(b, cfg.depth, step_randwrite, &t);
+	if (err)
+		return err;
+	m[0] = (double)b->ops / t;
+	m[1] = (double)b->bytes / t / 1e6;
+	return close_file(b, O_WRONLY);
+}
+
+static int t_treewalk(struct bench *b, double *m)
+{
+	uint64_t dirs[TREE_DIRS];
+	struct fuse_entry_out e;
+	uint64_t tree;
+	double t;
+	int err;
+
+	err = fe_fuse_lookup(b->fe, FUSE_ROOT_ID, "tree", &e);
+	if (err)
+		return bfail(b, err, "LOOKUP tree");
+	tree = e.nodeid;
+	for (unsigned int i = 0; i < TREE_DIRS; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "d%02u", i);
+		err = fe_fuse_lookup(b->fe, tree, name, &e);
+		if (err)
+			return bfail(b, err, "LOOKUP tree dir");
+		dirs[i] = e.nodeid;
+	}
+	b->dirs = dirs;
+	err = drive(b, cfg.depth, step_treewalk, &t);
+	b->dirs = NULL;
+	if (err)
+		return err;
+	m[0] = (double)b->ops / t;
+	return 0;
+}
+
 static int t_create(struct bench *b, double *m)
 {
 	struct fuse_entry_out e;
@@ -606,6 +736,8 @@ static const struct test_def tests[] = {
 	{ "randread", { "randread 4k", "randread 4k" }, { "ops/s", "MB/s" }, 2, t_randread },
 	{ "seqread", { "seqread 1M" }, { "MB/s" }, 1, t_seqread },
 	{ "seqwrite", { "seqwrite 1M" }, { "MB/s" }, 1, t_seqwrite },
+	{ "randwrite", { "randwrite 4k", "randwrite 4k" }, { "ops/s", "MB/s" }, 2, t_randwrite },
+	{ "treewalk", { "treewalk stat" }, { "files/s" }, 1, t_treewalk },
 	{ "create", { "create+unlink" }, { "ops/s" }, 1, t_create },
 	{ "readdir", { "readdirplus" }, { "entries/s" }, 1, t_readdir },
 };
@@ -700,6 +832,26 @@ static int prepare_share(void)
 	if (!file_has_size(p, cfg.seq_size) && (err = write_pattern_file(p, cfg.seq_size, 3)))
 		return err;
 	warm(p);
+	snprintf(p, sizeof(p), "%s/randw.dat", share);
+	if (!file_has_size(p, cfg.rand_size) && (err = write_pattern_file(p, cfg.rand_size, 4)))
+		return err;
+	for (unsigned int d = 0; d < TREE_DIRS; d++) {
+		snprintf(p, sizeof(p), "%s/tree", share);
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		snprintf(p, sizeof(p), "%s/tree/d%02u", share, d);
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		for (unsigned int f = 0; f < TREE_FILES; f++) {
+			int fd;
+
+			snprintf(p, sizeof(p), "%s/tree/d%02u/f%03u", share, d, f);
+			fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0)
+				return -errno;
+			close(fd);
+		}
+	}
 	snprintf(p, sizeof(p), "%s/create", share);
 	fe_rm_rf(p);
 	if (mkdir(p, 0755) < 0)
@@ -732,17 +884,20 @@ struct cell {
 	bool ok[MAX_RUNS];
 	unsigned int nok;
 	unsigned int nfail;
+	bool unsupported; /* the backend does not offer the queues asked for */
 	char why[256];
 };
 
-static struct cell cells[NTESTS][MAX_BACKENDS];
+static struct cell cells[NTESTS][MAX_COLS];
 
-static void run_one(unsigned int t, unsigned int bi, unsigned int run)
+static void run_one(unsigned int t, unsigned int ci, unsigned int run)
 {
 	const struct test_def *td = &tests[t];
-	struct cell *c = &cells[t][bi];
+	struct cell *c = &cells[t][ci];
+	unsigned int bi = cfg.col[ci].be;
 	struct fe_backend *be = NULL;
-	struct bench b = { .rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)run << 32) ^ t, .run = run };
+	struct bench b = { .rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)run << 32) ^ t, .run = run,
+			   .queues = cfg.col[ci].queues };
 	struct fe_opts o;
 	double m[2] = { 0, 0 };
 	char desc[160];
@@ -753,12 +908,22 @@ static void run_one(unsigned int t, unsigned int bi, unsigned int run)
 	o.seg_size = cfg.seg_size;
 	o.indirect = cfg.indirect;
 	o.spin_us = cfg.spin_us;
+	o.nqueues = 1 + b.queues;
+	nqueues_cur = b.queues;
+	if (c->unsupported)
+		return;
 	err = fe_backend_start(cfg.be[bi].tmpl, share, 10000, &be);
 	if (err) {
 		snprintf(b.err, sizeof(b.err), "backend did not start: %s", strerror(-err));
 		goto fail;
 	}
 	err = fe_open(fe_backend_socket(be), &o, &b.fe);
+	if (err == -EOPNOTSUPP && b.queues > 1) {
+		c->unsupported = true;
+		fprintf(stderr, "  run %u  %-16s %-10s n/a: fewer than %u request queues\n", run + 1,
+			td->label[0], cfg.col[ci].name, b.queues);
+		goto out;
+	}
 	if (err) {
 		snprintf(b.err, sizeof(b.err), "vhost-user setup failed: %s", strerror(-err));
 		goto fail;
@@ -783,7 +948,7 @@ static void run_one(unsigned int t, unsigned int bi, unsigned int run)
 	c->v[run][1] = m[1];
 	c->ok[run] = true;
 	c->nok++;
-	fprintf(stderr, "  run %u  %-16s %-10s %12.1f %s\n", run + 1, td->label[0], cfg.be[bi].name, m[0],
+	fprintf(stderr, "  run %u  %-16s %-10s %12.1f %s\n", run + 1, td->label[0], cfg.col[ci].name, m[0],
 		td->unit[0]);
 	goto out;
 fail:
@@ -795,7 +960,7 @@ fail:
 			 fe_backend_describe(be, desc, sizeof(desc)));
 	}
 	snprintf(c->why, sizeof(c->why), "%s", b.err[0] ? b.err : "failed");
-	fprintf(stderr, "  run %u  %-16s %-10s FAILED: %s\n", run + 1, td->label[0], cfg.be[bi].name, c->why);
+	fprintf(stderr, "  run %u  %-16s %-10s FAILED: %s\n", run + 1, td->label[0], cfg.col[ci].name, c->why);
 	if (cfg.verbose && be)
 		fe_backend_dump_log(be, 2048);
 out:
@@ -876,13 +1041,46 @@ static bool test_selected(const char *key)
 	return false;
 }
 
+/* (max - min) / median over the runs, in percent. */
+static double spread(const struct cell *c, int metric)
+{
+	double lo = 0, hi = 0, med = median(c, metric);
+	bool first = true;
+
+	for (unsigned int r = 0; r < cfg.runs; r++) {
+		if (!c->ok[r])
+			continue;
+		if (first || c->v[r][metric] < lo)
+			lo = c->v[r][metric];
+		if (first || c->v[r][metric] > hi)
+			hi = c->v[r][metric];
+		first = false;
+	}
+	return med > 0 ? 100.0 * (hi - lo) / med : 0;
+}
+
+/* Host preadv of the sequential file per run, MB/s (0: not measured), next to each seqread round. */
+static double host_mbs[MAX_RUNS];
+
+/* Median over runs of a column's seqread over the host's bound of the same run. */
+static double host_ratio(const struct cell *c)
+{
+	double v[MAX_RUNS];
+	unsigned int n = 0;
+
+	for (unsigned int r = 0; r < cfg.runs; r++)
+		if (c->ok[r] && host_mbs[r] > 0)
+			v[n++] = c->v[r][0] / host_mbs[r];
+	return n ? median_of(v, n) : -1;
+}
+
 static void print_table(void)
 {
-	char v[32];
+	char v[48];
 
 	printf("\n%-16s %-10s", "test", "unit");
-	for (unsigned int b = 0; b < cfg.nbe; b++) {
-		printf(" %12s", cfg.be[b].name);
+	for (unsigned int b = 0; b < cfg.ncols; b++) {
+		printf(" %15s", cfg.col[b].name);
 		if (b)
 			printf(" %7s", "ratio");
 	}
@@ -892,19 +1090,24 @@ static void print_table(void)
 			continue;
 		for (int m = 0; m < tests[t].nmetrics; m++) {
 			printf("%-16s %-10s", tests[t].label[m], tests[t].unit[m]);
-			for (unsigned int b = 0; b < cfg.nbe; b++) {
+			for (unsigned int b = 0; b < cfg.ncols; b++) {
 				const struct cell *c = &cells[t][b];
 				double med;
 
-				if (c->nfail || !c->nok) {
-					printf(" %12s", "fail");
+				if (c->unsupported || c->nfail || !c->nok) {
+					printf(" %15s", c->unsupported ? "n/a" : "fail");
 					if (b)
 						printf(" %7s", "-");
 					continue;
 				}
 				med = median(c, m);
 				fmt_val(v, sizeof(v), med);
-				printf(" %12s", v);
+				if (cfg.runs > 1) {
+					size_t l = strlen(v);
+
+					snprintf(v + l, sizeof(v) - l, " ±%.0f%%", spread(c, m) / 2);
+				}
+				printf(" %15s", v);
 				if (b > 0) {
 					double r = paired_ratio(c, &cells[t][0], m);
 
@@ -917,24 +1120,39 @@ static void print_table(void)
 			printf("\n");
 		}
 	}
-	if (cfg.nbe > 1)
-		printf("(values: median of %u run(s); ratio: median over runs of the per-run ratio to %s, higher is better)\n",
-		       cfg.runs, cfg.be[0].name);
+	printf("(values: median of %u run(s) ± half the spread (max - min) over the median", cfg.runs);
+	if (cfg.ncols > 1)
+		printf("; ratio: median over runs of the per-run ratio to %s, higher is better", cfg.col[0].name);
+	printf(")\n");
+	if (host_mbs[0] > 0) {
+		unsigned int t;
+		double hv[MAX_RUNS];
+
+		for (t = 0; t < NTESTS && strcmp(tests[t].key, "seqread"); t++)
+			;
+		memcpy(hv, host_mbs, sizeof(hv));
+		printf("seqread 1M bound, host preadv of the same file into 1 MiB of shared memory: %.0f MB/s (median)",
+		       median_of(hv, cfg.runs));
+		for (unsigned int b = 0; b < cfg.ncols; b++)
+			if (cells[t][b].nok && !cells[t][b].nfail)
+				printf("; %s %.2f of it", cfg.col[b].name, host_ratio(&cells[t][b]));
+		printf("\n");
+	}
 	for (unsigned int t = 0; t < NTESTS; t++)
-		for (unsigned int b = 0; b < cfg.nbe; b++)
+		for (unsigned int b = 0; b < cfg.ncols; b++)
 			if (cells[t][b].nfail)
-				printf("fail: %s on %s (%u of %u runs): %s\n", tests[t].label[0], cfg.be[b].name,
+				printf("fail: %s on %s (%u of %u runs): %s\n", tests[t].label[0], cfg.col[b].name,
 				       cells[t][b].nfail, cells[t][b].nfail + cells[t][b].nok, cells[t][b].why);
 	if (cfg.verbose) {
 		printf("\nper-run values:\n");
 		for (unsigned int t = 0; t < NTESTS; t++) {
 			if (!test_selected(tests[t].key))
 				continue;
-			for (unsigned int b = 0; b < cfg.nbe; b++) {
-				printf("  %-16s %-10s", tests[t].label[0], cfg.be[b].name);
+			for (unsigned int b = 0; b < cfg.ncols; b++) {
+				printf("  %-16s %-15s", tests[t].label[0], cfg.col[b].name);
 				for (unsigned int r = 0; r < cfg.runs; r++) {
 					if (!cells[t][b].ok[r]) {
-						printf(" fail");
+						printf(" %s", cells[t][b].unsupported ? "n/a" : "fail");
 						continue;
 					}
 					fmt_val(v, sizeof(v), cells[t][b].v[r][0]);
@@ -944,6 +1162,49 @@ static void print_table(void)
 			}
 		}
 	}
+}
+
+/*
+ * The bound for a 1 MiB sequential read: the host reading the same file
+ * with preadv into 1 MiB of shared memory (what guest RAM is), for as long
+ * as a run lasts.
+ */
+static void measure_host_preadv(unsigned int run)
+{
+	char p[PATH_MAX + 16];
+	int fd, mfd = memfd_create("vufs-bench-host", MFD_CLOEXEC);
+	void *buf = MAP_FAILED;
+	uint64_t start, end, bytes = 0, off = 0;
+
+	snprintf(p, sizeof(p), "%s/seq.dat", share);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || mfd < 0 || ftruncate(mfd, MIB) < 0)
+		goto out;
+	buf = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (buf == MAP_FAILED)
+		goto out;
+	start = fe_now_ns();
+	end = start + (uint64_t)(cfg.seconds * 1e9);
+	while (fe_now_ns() < end) {
+		struct iovec iov = { buf, MIB };
+		ssize_t n;
+
+		if (off + MIB > cfg.seq_size)
+			off = 0;
+		n = preadv(fd, &iov, 1, (off_t)off);
+		if (n <= 0)
+			goto out;
+		bytes += (uint64_t)n;
+		off += MIB;
+	}
+	host_mbs[run] = (double)bytes / ((double)(fe_now_ns() - start) / 1e9) / 1e6;
+out:
+	if (buf != MAP_FAILED)
+		munmap(buf, MIB);
+	if (mfd >= 0)
+		close(mfd);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void usage(int rc)
@@ -957,10 +1218,13 @@ static void usage(int rc)
 		"  --runs N         runs per test and backend, median reported (default 3)\n"
 		"  --seconds S      duration of each run (default 3)\n"
 		"  --depth D        requests in flight (default 1; readdirplus is always 1)\n"
+		"  --queues LIST    comma-separated request queue counts, each a column per backend\n"
+		"                   (default 1; requests go round-robin over the queues)\n"
 		"  --quick          1 run of 1 s on a smaller data set\n"
 		"  --dir DIR        share to prepare/reuse (default: a temp dir, removed at exit)\n"
 		"  --keep           keep the temp share\n"
-		"  --tests LIST     comma-separated subset of: lookup,randread,seqread,seqwrite,create,readdir\n"
+		"  --tests LIST     comma-separated subset of: lookup,randread,seqread,seqwrite,\n"
+		"                   randwrite,treewalk,create,readdir\n"
 		"  --seg-size N     bytes per descriptor for data buffers (default 65536, 0 = unsplit)\n"
 		"  --queue-size N   descriptors per virtqueue (default 1024)\n"
 		"  --indirect M     auto|never|always (default auto)\n"
@@ -1002,6 +1266,7 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'r' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "depth", required_argument, NULL, 'd' },
+		{ "queues", required_argument, NULL, 'n' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "dir", required_argument, NULL, 'D' },
 		{ "keep", no_argument, NULL, 'k' },
@@ -1038,6 +1303,23 @@ int main(int argc, char **argv)
 		case 'q':
 			cfg.quick = true;
 			break;
+		case 'n': {
+			char *copy = strdup(optarg), *save = NULL;
+
+			cfg.nq = 0;
+			for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+				unsigned long n = strtoul(w, NULL, 0);
+
+				if (cfg.nq == MAX_QLIST || n < 1 || n > FE_MAX_QUEUES - 1) {
+					fprintf(stderr, "vufs-bench: --queues: at most %u counts of 1..%u\n",
+						MAX_QLIST, FE_MAX_QUEUES - 1);
+					exit(2);
+				}
+				cfg.qlist[cfg.nq++] = (unsigned int)n;
+			}
+			free(copy);
+			break;
+		}
 		case 'D':
 			cfg.dir = optarg;
 			break;
@@ -1113,6 +1395,21 @@ int main(int argc, char **argv)
 	}
 	if (cfg.nbe == 0)
 		add_backend("vufsd");
+	if (cfg.nq == 0)
+		cfg.qlist[cfg.nq++] = 1;
+	for (unsigned int b = 0; b < cfg.nbe; b++)
+		for (unsigned int q = 0; q < cfg.nq; q++) {
+			struct column *col = &cfg.col[cfg.ncols++];
+			char name[sizeof(cfg.be[b].name)];
+
+			memcpy(name, cfg.be[b].name, sizeof(name));
+			col->be = b;
+			col->queues = cfg.qlist[q];
+			if (cfg.nq > 1 || cfg.qlist[0] > 1)
+				snprintf(col->name, sizeof(col->name), "%s/q%u", name, col->queues);
+			else
+				snprintf(col->name, sizeof(col->name), "%s", name);
+		}
 
 	if (cfg.dir) {
 		snprintf(share, sizeof(share), "%s", cfg.dir);
@@ -1151,15 +1448,17 @@ int main(int argc, char **argv)
 		for (unsigned int t = 0; t < NTESTS; t++) {
 			if (!test_selected(tests[t].key))
 				continue;
-			/* Rotate who goes first so no backend always runs right after another. */
-			for (unsigned int k = 0; k < cfg.nbe; k++)
-				run_one(t, (k + run) % cfg.nbe, run);
+			/* Rotate who goes first so no column always runs right after another. */
+			for (unsigned int k = 0; k < cfg.ncols; k++)
+				run_one(t, (k + run) % cfg.ncols, run);
+			if (!strcmp(tests[t].key, "seqread"))
+				measure_host_preadv(run);
 		}
 	}
 	print_table();
 
 	for (unsigned int t = 0; t < NTESTS; t++)
-		for (unsigned int b = 0; b < cfg.nbe; b++)
+		for (unsigned int b = 0; b < cfg.ncols; b++)
 			any_fail |= cells[t][b].nfail != 0;
 	if (tmp && !cfg.keep)
 		fe_rm_rf(share);

@@ -83,6 +83,11 @@ rm -f "$LOG" "$DAEMON_LOG"
 
 extra=()
 [ "$LONG" = 0 ] || extra+=(--append vufs.long=1)
+# The guest cannot tell whether the daemon offered POSIX ACLs (with --xattr alone it stores
+# system.posix_acl_* without enforcing them): say so on the kernel command line.
+case " $VUFSD_ARGS " in
+*" --posix-acl "*) extra+=(--append vufs.acl=1) ;;
+esac
 echo "posix: daemon ${VUFSD:-$ROOT/build/src/vufsd} $VUFSD_ARGS"
 rc=0
 "$ROOT/guest/run-guest.sh" --share "$SHARE" --script "$HERE/posix.sh" --add "$TMP/vufs-as:/bin/vufs-as" \

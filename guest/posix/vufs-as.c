@@ -23,11 +23,15 @@
  *   zeros PATH OFFSET LEN         OK if those bytes read back as zeros
  *   stat PATH [FIELD...]          lstat; prints OK and FIELD=VALUE for ino nlink mode (octal,
  *                                 with type bits) perm (octal, 07777 only) uid gid size blocks
- *                                 atime mtime ctime (SEC.NSEC) type; default: all of them
+ *                                 atime mtime ctime (SEC.NSEC) type rdev (MAJOR:MINOR);
+ *                                 default: all of them but rdev
  *   utimens PATH ATIME MTIME      utimensat(); each NOW, OMIT or SEC[.NSEC]
  *   xattr-set PATH NAME VALUE [create|replace] | xattr-get PATH NAME (OK VALUE)
  *   xattr-size PATH NAME (OK N: the size probe) | xattr-list PATH (OK n1,n2 sorted)
  *   xattr-remove PATH NAME
+ *   acl-set PATH access|default UPERM GPERM OPERM [UID UIDPERM MASK]
+ *                                 set a POSIX ACL (perms 0-7; with UID a named-user entry and
+ *                                 a mask) through system.posix_acl_access/default
  *   lock PATH KIND TYPE START LEN HOLD
  *                                 KIND: setlk setlkw getlk ofd-setlk ofd-setlkw ofd-getlk
  *                                 flock flock-nb; TYPE r|w|u. set kinds print `LOCKED
@@ -199,6 +203,33 @@ static int parse_flags(const char *s)
 	return flags | acc;
 }
 
+/* The kernel's ACL xattr format: version 2, then {tag, perm, id} entries in tag order. */
+static int op_acl_set(int argc, char **argv)
+{
+	struct {
+		uint16_t tag, perm;
+		uint32_t id;
+	} e[5];
+	unsigned char buf[4 + sizeof(e)];
+	uint32_t version = 2;
+	int n = 0;
+
+	need(argc, 5);
+	e[n++] = (typeof(e[0])){ 0x01, (uint16_t)num(argv[2]), (uint32_t)-1 };
+	if (argc >= 8)
+		e[n++] = (typeof(e[0])){ 0x02, (uint16_t)num(argv[6]), (uint32_t)num(argv[5]) };
+	e[n++] = (typeof(e[0])){ 0x04, (uint16_t)num(argv[3]), (uint32_t)-1 };
+	if (argc >= 8)
+		e[n++] = (typeof(e[0])){ 0x10, (uint16_t)num(argv[7]), (uint32_t)-1 };
+	e[n++] = (typeof(e[0])){ 0x20, (uint16_t)num(argv[4]), (uint32_t)-1 };
+	memcpy(buf, &version, 4);
+	memcpy(buf + 4, e, (size_t)n * sizeof(e[0]));
+	return result(setxattr(argv[0],
+			       !strcmp(argv[1], "default") ? "system.posix_acl_default"
+							   : "system.posix_acl_access",
+			       buf, 4 + (size_t)n * sizeof(e[0]), 0));
+}
+
 static int op_stat(int argc, char **argv)
 {
 	static const char *const all[] = { "ino",   "nlink", "mode",  "perm",  "uid",
@@ -233,6 +264,8 @@ static int op_stat(int argc, char **argv)
 			printf(" gid=%u", st.st_gid);
 		else if (!strcmp(f, "size"))
 			printf(" size=%lld", (long long)st.st_size);
+		else if (!strcmp(f, "rdev"))
+			printf(" rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
 		else if (!strcmp(f, "blocks"))
 			printf(" blocks=%lld", (long long)st.st_blocks);
 		else if (!strcmp(f, "atime"))
@@ -964,6 +997,8 @@ static int do_op(int argc, char **argv)
 	}
 	if (!strcmp(op, "xattr-remove"))
 		return need(argc, 2), result(removexattr(argv[0], argv[1]));
+	if (!strcmp(op, "acl-set"))
+		return op_acl_set(argc, argv);
 	if (!strcmp(op, "lock"))
 		return op_lock(argc, argv);
 	if (!strcmp(op, "mmap-write"))

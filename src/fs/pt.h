@@ -45,7 +45,36 @@ struct pt_ctx {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t pid;
+	/*
+	 * Create-like requests under FUSE_DONT_MASK (--posix-acl): the guest
+	 * left its umask to us; the host applies it unless the parent has a
+	 * default ACL.
+	 */
+	bool umask_set;
+	uint32_t umask;
+	/*
+	 * Create-like requests under FUSE_SECURITY_CTX (--security-label): the
+	 * extended attribute the guest's LSM wants on the new inode (name NULL:
+	 * none), set through --xattrmap; if it cannot be set, the new entry is
+	 * removed again and the request fails.
+	 */
+	const char *secctx_name;
+	const void *secctx_value;
+	size_t secctx_size;
 };
+
+/*
+ * What a guest's block or character MKNOD makes (--device-nodes); see
+ * pt_devnode.h. Zero is the default.
+ */
+enum pt_devnodes {
+	PT_DEVNODES_MAPPED = 0, /* empty 0600 regular file + type/rdev/mode in a user. xattr */
+	PT_DEVNODES_HOST,       /* a real device node (the daemon needs CAP_MKNOD) */
+	PT_DEVNODES_REFUSE,     /* -EPERM */
+};
+
+/* "mapped", "host" or "refuse"; 0 or -EINVAL. */
+int pt_devnodes_parse(const char *s, enum pt_devnodes *out);
 
 struct pt_config {
 	const char *root;         /* the shared directory */
@@ -54,6 +83,8 @@ struct pt_config {
 	bool xattr;               /* serve extended attributes */
 	bool preserve_noatime;    /* pass O_NOATIME through; else dropped (it fails with EPERM
 				     on files the caller does not own) */
+	enum pt_devnodes device_nodes; /* what a block/char MKNOD makes */
+	const char *xattrmap;     /* --xattrmap rules (pt_xattrmap.h), NULL = names as they are */
 	int proc_self_fd;         /* O_PATH fd of /proc/self/fd from the sandbox (> 0: taken
 				   over by pt_fs_new, even on failure), else opened here */
 	enum pt_fh_mode inode_file_handles; /* --inode-file-handles (pt_fhandle.h) */
@@ -165,6 +196,12 @@ int pt_rename(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t olddir, const
 /* @flags are the guest's open flags; the daemon filters them. */
 int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags,
 	    uint64_t *fh);
+/*
+ * Open regular file @nodeid as the caller, like pt_open, but hand the fd to
+ * the caller (not in the handle table, not counted by --fd-limit): DAX
+ * mappings keep one per mapped range, bounded by the window.
+ */
+int pt_open_fd(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags, int *fd);
 int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
 	      mode_t mode, int flags, struct pt_entry *out, uint64_t *fh);
 /* Read into / write from guest buffers directly. Return bytes or -errno. */
@@ -194,6 +231,12 @@ int pt_getxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, con
 		void *buf, size_t size);
 int pt_listxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, char *buf,
 		 size_t size);
+/*
+ * @flags: XATTR_CREATE/XATTR_REPLACE, and PT_XATTR_KILL_SGID (FUSE_SETXATTR_ACL_KILL_SGID:
+ * setting an access ACL clears set-group-ID, the caller being neither in the group nor
+ * CAP_FSETID).
+ */
+#define PT_XATTR_KILL_SGID (1 << 30)
 int pt_setxattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, const char *name,
 		const void *value, size_t size, int flags);
 int pt_removexattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,

@@ -27,6 +27,7 @@ struct pt_ino_syn {
 
 /* Unreferenced file-handle inodes that keep their fd open, at most (pt_inode.c). */
 #define PT_FD_CACHE 64
+#include "pt_xattrmap.h"
 
 struct pt_inode {
 	/*
@@ -75,6 +76,8 @@ struct pt_handle {
 	size_t dir_len;       /* valid bytes in dir_buf */
 	size_t dir_pos;       /* next unread record in dir_buf */
 	uint64_t dir_next;    /* offset that continues at dir_pos */
+	uint64_t dir_sent;    /* offset after the last entry handed out (entries from there to
+			       * dir_next were skipped as gone): continuing there needs no seek */
 	bool dir_valid;       /* dir_buf/dir_pos describe the stream at dir_next */
 };
 
@@ -85,6 +88,8 @@ struct pt_fs {
 	gid_t *groups;     /* the daemon's supplementary groups, restored after a switch */
 	int ngroups;
 	struct pt_inode *root;
+	struct pt_xattrmap *xattrmap; /* --xattrmap, NULL: none */
+	char *cap_xattr; /* host name security.capability is mapped to, if not itself */
 
 	unsigned long guest_fds; /* atomic: fds held for the guest (inodes + handles) */
 	unsigned long fh_inodes; /* file-handle inodes: no fd each, but memory; under inode_lock */
@@ -134,6 +139,33 @@ extern __thread struct pt_fs *pt_thread_cwd_fs;
  */
 int pt_fd_charge(struct pt_fs *fs);
 void pt_fd_release(struct pt_fs *fs);
+
+/*
+ * pt_xattr.c: the name of O_PATH @fd for the *xattr(2) path calls and
+ * *at(fs->proc_fd, ...), relative to this thread's cwd, which this sets
+ * up (pt_thread_init) on first use. Returns 0 or -errno.
+ */
+int pt_fd_path(struct pt_fs *fs, int fd, char *buf, size_t size);
+
+/* pt_xattr.c: set up --xattrmap for @fs (logs a bad rule set). 0 or -errno. */
+int pt_xattr_init(struct pt_fs *fs);
+/*
+ * The host kernel removes security.capability on write, truncate and
+ * chown; a remapped one (fs->cap_xattr) must be removed by us
+ * (CVE-2021-20263). @fd: an open file, or with @path_fd an O_PATH fd.
+ */
+void pt_xattr_drop_cap(struct pt_fs *fs, int fd, bool path_fd);
+/*
+ * Set the guest's security context (ctx->secctx_*, if any) on a new inode,
+ * as the daemon, its name mapped by --xattrmap: on open file @fd, or (@fd
+ * -1) on @name under directory O_PATH @dirfd, not following a symlink.
+ * @type: the new inode's S_IFMT. A host that keeps the context under a
+ * user. name cannot put it on a symlink, FIFO or socket (user.* is for
+ * regular files and directories only): those keep no context rather than
+ * fail. Returns 0 or -errno (logged).
+ */
+int pt_xattr_set_secctx(struct pt_fs *fs, const struct pt_ctx *ctx, int dirfd,
+			const char *name, int fd, mode_t type);
 
 /* pt_inode.c */
 int pt_inode_table_init(struct pt_fs *fs);

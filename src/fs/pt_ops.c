@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "iov.h"
 #include "log.h"
+#include "pt_devnode.h"
 #include "pt_i.h"
 
 /* getdents64 buffer per open directory. */
@@ -87,6 +89,9 @@ int pt_fs_new(const struct pt_config *cfg, struct pt_fs **out)
 	err = pt_inode_table_init(fs);
 	if (err)
 		goto err_free;
+	err = pt_xattr_init(fs);
+	if (err)
+		goto err_free;
 	/* fd 0 is never a /proc handle: a zeroed config means "open it here". */
 	if (cfg->proc_self_fd > 0)
 		fs->proc_fd = cfg->proc_self_fd;
@@ -122,6 +127,8 @@ void pt_fs_free(struct pt_fs *fs)
 	pt_inode_table_fini(fs);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
+	pt_xattrmap_free(fs->xattrmap);
+	free(fs->cap_xattr);
 	free(fs->groups);
 	free(fs);
 }
@@ -179,11 +186,25 @@ static bool dir_within_root(struct pt_fs *fs, int fd)
 	return inside;
 }
 
+/* Show a mapped device node (pt_devnode.h) in an entry as the guest's device node. */
+static void entry_fix_devnode(struct pt_fs *fs, struct pt_entry *e)
+{
+	struct pt_inode *in;
+
+	if (!pt_devnode_candidate(&e->st))
+		return;
+	in = pt_inode_get(fs, e->nodeid);
+	if (in) {
+		pt_devnode_fix_stat(fs, in->fd, &e->st);
+		pt_inode_put(fs, in);
+	}
+}
+
 /* Look @name up under @dir (a referenced inode) and count the lookup. */
 static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 		     struct pt_entry *out)
 {
-	int fd;
+	int fd, err;
 
 	if (dir->type != S_IFDIR)
 		return -ENOTDIR;
@@ -205,7 +226,6 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 	} else {
 		struct stat st;
 		uint64_t mnt_id;
-		int err;
 
 		/*
 		 * Known inodes (the common case: the guest's cache expired) need
@@ -219,13 +239,18 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 			fd = open_beneath(dir->fd, name, O_PATH, 0);
 			err = fd < 0 ? fd : pt_inode_insert(fs, fd, out);
 		}
+		if (!err)
+			entry_fix_devnode(fs, out);
 		/* A host mount point: the guest may mount it as a filesystem of its own. */
 		out->submount = !err && fs->cfg.announce_submounts && mnt_id != dir->mnt_id;
 		return err;
 	}
 	if (fd < 0)
 		return fd;
-	return pt_inode_insert(fs, fd, out);
+	err = pt_inode_insert(fs, fd, out);
+	if (!err)
+		entry_fix_devnode(fs, out);
+	return err;
 }
 
 int pt_lookup(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
@@ -255,6 +280,8 @@ int pt_getattr(struct pt_fs *fs, uint64_t nodeid, struct stat *st)
 	if (!in)
 		return -ESTALE;
 	err = pt_stat_fd(in->fd, st, NULL);
+	if (!err)
+		pt_devnode_fix_stat(fs, in->fd, st);
 	pt_inode_put(fs, in);
 	if (!err)
 		pt_stat_to_guest(fs, st);
@@ -365,7 +392,9 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 	const struct pt_setattr *sa = &host_sa;
 	struct pt_inode *in;
 	struct pt_handle *h = NULL;
+	struct pt_devnode dn;
 	int fd = -1, err = 0;
+	int devnode = 0;
 
 	/* --translate-uid/--translate-gid: the owner to set, in host ids. */
 	if (((sa->valid & PT_SET_UID) &&
@@ -384,19 +413,39 @@ int pt_setattr(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid,
 		}
 		fd = h->fd;
 	}
+	if (in->type == S_IFREG && !h) {
+		/* A mapped device node: its mode lives in the attribute. */
+		err = pt_stat_fd(in->fd, st, NULL);
+		if (err)
+			goto out;
+		devnode = pt_devnode_read(fs, in->fd, st, &dn);
+		if (devnode && (sa->valid & PT_SET_SIZE)) {
+			err = -EINVAL; /* truncate(2) of a device node */
+			goto out;
+		}
+	}
 	/* The host kernel decides who may chmod, chown, truncate and touch. */
-	if (sa->valid & PT_SET_MODE)
+	if ((sa->valid & PT_SET_MODE) && devnode)
+		err = pt_devnode_chmod(fs, ctx, in, &dn, sa->mode);
+	else if (sa->valid & PT_SET_MODE)
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_MODE);
 	if (!err && (sa->valid & PT_SET_GID))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_GID);
 	else if (!err && (sa->valid & PT_SET_UID))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_UID);
+	if (!err && devnode && (sa->valid & (PT_SET_UID | PT_SET_GID)) &&
+	    !(sa->valid & PT_SET_MODE))
+		err = pt_devnode_chown_done(fs, in, &dn);
 	if (!err && (sa->valid & PT_SET_SIZE))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_SIZE);
 	if (!err && (sa->valid & (PT_SET_ATIME | PT_SET_MTIME | PT_SET_ATIME_NOW | PT_SET_MTIME_NOW)))
 		err = setattr_step(fs, ctx, in, fd, sa, PT_SET_ATIME);
+	if (!err && fs->cap_xattr && (sa->valid & (PT_SET_SIZE | PT_SET_UID | PT_SET_GID)))
+		pt_xattr_drop_cap(fs, in->fd, true);
 	if (!err)
 		err = pt_stat_fd(in->fd, st, NULL);
+	if (!err)
+		pt_devnode_fix_stat(fs, in->fd, st);
 	if (!err)
 		pt_stat_to_guest(fs, st);
 out:
@@ -456,8 +505,45 @@ int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
 	return err;
 }
 
+/*
+ * A create-like request made @name but cannot hand it to the guest (no fd left under
+ * --fd-limit, out of memory): take the name away again, so that a request answered
+ * with an error leaves nothing behind. Only if @name still is the inode @made.
+ */
+static void undo_create(int dirfd, const char *name, const struct stat *made)
+{
+	struct stat st;
+
+	if (pt_stat_at(dirfd, name, 0, &st, NULL) || st.st_dev != made->st_dev ||
+	    st.st_ino != made->st_ino)
+		return;
+	if (unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+		log_warn("cannot remove a node whose creation failed: %s", strerror(errno));
+}
+
+/*
+ * With FUSE_DONT_MASK the guest leaves its umask to us: set it on this
+ * thread (which has its own fs_struct after pt_thread_init, so other
+ * threads keep theirs) around the create. Returns what umask_leave
+ * restores; (mode_t)-1: nothing changed.
+ */
+static mode_t umask_enter(struct pt_fs *fs, const struct pt_ctx *ctx)
+{
+	if (!ctx->umask_set)
+		return (mode_t)-1;
+	if (pt_thread_cwd_fs != fs && pt_thread_init(fs))
+		return (mode_t)-1; /* logged; the mode goes unmasked */
+	return umask((mode_t)ctx->umask & 0777);
+}
+
+static void umask_leave(mode_t old)
+{
+	if (old != (mode_t)-1)
+		umask(old);
+}
+
 /* What a create-like operation does under its parent, as the caller. */
-enum mk_kind { MK_DIR, MK_NOD, MK_SYMLINK };
+enum mk_kind { MK_DIR, MK_NOD, MK_DEVNODE, MK_SYMLINK };
 
 static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent,
 		     const char *name, enum mk_kind kind, mode_t mode, dev_t rdev,
@@ -465,6 +551,7 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 {
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_caller c;
+	mode_t old_umask;
 	int objs[1];
 	int err;
 
@@ -475,6 +562,7 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		goto out;
 	}
 	objs[0] = dir->fd;
+	old_umask = umask_enter(fs, ctx);
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		switch (kind) {
 		case MK_DIR:
@@ -483,13 +571,47 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		case MK_NOD:
 			err = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
 			break;
+		case MK_DEVNODE: /* an empty regular file: pt_devnode_tag finishes it */
+			err = mknodat(dir->fd, name, S_IFREG | PT_DEVNODE_HOST_MODE, 0) < 0 ? -errno
+											  : 0;
+			break;
 		case MK_SYMLINK:
 			err = symlinkat(target, dir->fd, name) < 0 ? -errno : 0;
 			break;
 		}
 	}
-	if (!err)
-		err = lookup_in(fs, dir, name, out);
+	umask_leave(old_umask);
+	if (!err) {
+		struct stat made;
+		bool have_made = !pt_stat_at(dir->fd, name, 0, &made, NULL);
+
+		if (kind == MK_DEVNODE) {
+			struct pt_devnode d = {
+				.type = mode & S_IFMT,
+				.major = major(rdev),
+				.minor = minor(rdev),
+				.perm = mode & 07777 &
+					~(ctx->umask_set ? (mode_t)ctx->umask & 0777 : 0),
+			};
+
+			err = pt_devnode_tag(fs, dir->fd, name, &d);
+		}
+		if (!err && ctx->secctx_name) {
+			mode_t type = kind == MK_DIR       ? S_IFDIR
+				      : kind == MK_SYMLINK ? S_IFLNK
+				      : kind == MK_DEVNODE ? S_IFREG
+							   : (mode & S_IFMT);
+
+			err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, -1, type);
+			if (err && unlinkat(dir->fd, name, kind == MK_DIR ? AT_REMOVEDIR : 0) < 0)
+				log_warn("cannot remove a new entry without its security context: %m");
+		}
+		if (!err) {
+			err = lookup_in(fs, dir, name, out);
+			if (err && have_made)
+				undo_create(dir->fd, name, &made);
+		}
+	}
 out:
 	pt_inode_put(fs, dir);
 	return err;
@@ -512,8 +634,19 @@ int pt_mknod(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const 
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
-		/* A guest-made device node would reach host devices through us. */
-		return -EPERM;
+		switch (fs->cfg.device_nodes) {
+		case PT_DEVNODES_MAPPED:
+			/* The rdev FUSE carries is 32 bits: always within the map's limits. */
+			if (major(rdev) > PT_DEVNODE_MAJOR_MAX || minor(rdev) > PT_DEVNODE_MINOR_MAX)
+				return -EINVAL;
+			return make_node(fs, ctx, parent, name, MK_DEVNODE, mode, rdev, NULL, out);
+		case PT_DEVNODES_HOST:
+			break; /* a real node: the host checks CAP_MKNOD */
+		default:
+			/* A guest-made device node would reach host devices through us. */
+			return -EPERM;
+		}
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -629,6 +762,27 @@ static int filter_open_flags(const struct pt_fs *fs, int flags)
 	return (flags & keep) | O_LARGEFILE;
 }
 
+/*
+ * A mapped device node is never opened for I/O: the guest's kernel does
+ * device I/O itself and never sends OPEN for one, so this is a hostile or
+ * racing guest: -ENXIO, as opening a node without a device gives.
+ */
+static int refuse_devnode(struct pt_fs *fs, int fd)
+{
+	struct pt_devnode d;
+	struct stat st;
+	int err;
+
+	err = pt_stat_fd(fd, &st, NULL);
+	if (err)
+		return err;
+	if (pt_devnode_read(fs, fd, &st, &d)) {
+		log_guest(LOG_LVL_WARN, "open of a mapped device node refused: ENXIO");
+		return -ENXIO;
+	}
+	return 0;
+}
+
 int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags,
 	    uint64_t *fh)
 {
@@ -644,6 +798,9 @@ int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int fla
 		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
 		goto out;
 	}
+	err = refuse_devnode(fs, in->fd);
+	if (err)
+		goto out;
 	objs[0] = in->fd;
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
@@ -654,6 +811,31 @@ int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int fla
 	err = pt_handle_add(fs, fd, in, false, fh);
 	if (err)
 		close(fd);
+out:
+	pt_inode_put(fs, in);
+	return err;
+}
+
+int pt_open_fd(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags, int *fd)
+{
+	struct pt_inode *in = pt_inode_get(fs, nodeid);
+	struct pt_caller c;
+	int err, objs[1];
+
+	*fd = -1;
+	if (!in)
+		return -ESTALE;
+	if (in->type != S_IFREG) {
+		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
+		goto out;
+	}
+	objs[0] = in->fd;
+	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
+		*fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
+		err = *fd < 0 ? *fd : 0;
+	}
+	if (err)
+		*fd = -1;
 out:
 	pt_inode_put(fs, in);
 	return err;
@@ -677,6 +859,8 @@ static int open_existing(struct pt_fs *fs, struct pt_inode *dir, const char *nam
 		fd = -errno;
 	} else if (!S_ISREG(st.st_mode)) {
 		fd = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+	} else if ((fd = refuse_devnode(fs, pfd)) < 0) {
+		/* fd is the error */
 	} else {
 		snprintf(fdname, sizeof(fdname), "%d", pfd);
 		fd = openat(fs->proc_fd, fdname, (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC);
@@ -693,6 +877,8 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_inode *in = NULL;
 	struct pt_caller c;
+	mode_t old_umask;
+	bool created = false;
 	char fdname[16];
 	int fd = -1, pfd, err;
 	int objs[1];
@@ -704,6 +890,7 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		goto out;
 	}
 	objs[0] = dir->fd;
+	old_umask = umask_enter(fs, ctx);
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		/*
 		 * Always O_EXCL: without it, open(O_CREAT) would open whatever
@@ -712,12 +899,23 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 		 */
 		fd = open_beneath(dir->fd, name, filter_open_flags(fs, flags) | O_CREAT | O_EXCL,
 				  mode & 07777);
+		created = fd >= 0;
 		if (fd == -EEXIST && !(flags & O_EXCL))
 			fd = open_existing(fs, dir, name, filter_open_flags(fs, flags));
 		err = fd < 0 ? fd : 0;
 	}
+	umask_leave(old_umask);
 	if (err)
 		goto out;
+	if (ctx->secctx_name && created) {
+		/* Only a file this request made gets the context (never relabel one). */
+		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, fd, S_IFREG);
+		if (err) {
+			if (unlinkat(dir->fd, name, 0) < 0)
+				log_warn("cannot remove a new file without its security context: %m");
+			goto err_close;
+		}
+	}
 	/* The node for the file we just opened, not for whatever the name points at now. */
 	snprintf(fdname, sizeof(fdname), "%d", fd);
 	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
@@ -742,6 +940,12 @@ int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	goto out;
 
 err_close:
+	if (created) {
+		struct stat made;
+
+		if (!fstat(fd, &made))
+			undo_create(dir->fd, name, &made);
+	}
 	close(fd);
 out:
 	pt_inode_put(fs, dir);
@@ -777,6 +981,8 @@ ssize_t pt_write(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh,
 		n = -EINVAL;
 	else
 		n = iov_pwritev_full(h->fd, iov, cnt, (off_t)off);
+	if (n > 0 && fs->cap_xattr)
+		pt_xattr_drop_cap(fs, h->fd, false);
 	pt_handle_put(fs, h);
 	return n;
 }
@@ -881,12 +1087,17 @@ out:
 /* Position the stream at @off; keeps buffered entries when continuing where we stopped. */
 static int dir_seek(struct pt_handle *h, uint64_t off)
 {
-	if (h->dir_valid && off == h->dir_next)
+	/*
+	 * Continuing after the last entry handed out needs no seek either: a seek back
+	 * would only find the skipped entries again, and fails (EINVAL on ext4) once a
+	 * host process has removed the directory.
+	 */
+	if (h->dir_valid && (off == h->dir_next || off == h->dir_sent))
 		return 0;
 	if (off > INT64_MAX || lseek(h->fd, (off_t)off, SEEK_SET) < 0)
 		return off > INT64_MAX ? -EINVAL : -errno;
 	h->dir_len = h->dir_pos = 0;
-	h->dir_next = off;
+	h->dir_next = h->dir_sent = off;
 	h->dir_valid = true;
 	return 0;
 }
@@ -895,6 +1106,7 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 	       const struct pt_readdir_sink *sink)
 {
 	struct pt_handle *h = pt_handle_get(fs, fh, true);
+	unsigned added = 0;
 	int err = 0;
 
 	(void)ctx;
@@ -922,8 +1134,13 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 			long n = syscall(SYS_getdents64, h->fd, h->dir_buf, PT_DIRBUF_SIZE);
 
 			if (n < 0) {
+				/*
+				 * A failed getdents leaves the position alone, so the stream
+				 * stays valid: the next request gets the host's error again
+				 * (ENOENT once a host process removed the directory), not
+				 * the error of a seek.
+				 */
 				err = -errno;
-				h->dir_valid = false;
 				goto out;
 			}
 			if (n == 0)
@@ -943,13 +1160,27 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 		dot = !strcmp(d.name, ".") || !strcmp(d.name, "..");
 		if (plus && !dot) {
 			r = lookup_in(fs, h->inode, d.name, &e);
-			if (r < 0) {
-				/* Gone since getdents, or not ours to show: skip it. */
+			if (r == -ENOENT) {
+				/* Gone since getdents: skip it. */
 				h->dir_pos += de->d_reclen;
 				h->dir_next = d.next_off;
 				continue;
 			}
+			if (r < 0) {
+				/*
+				 * No fd left (--fd-limit), no memory...: never skip an entry
+				 * that exists. Stop here; the guest continues from this
+				 * entry and gets the error if it is still the first one.
+				 */
+				if (!added)
+					err = r;
+				break;
+			}
 		}
+		if (plus && !dot && d.type != IFTODT(e.st.st_mode))
+			d.type = IFTODT(e.st.st_mode); /* a mapped device node */
+		else if (!plus && !dot && d.type == DT_REG)
+			d.type = pt_devnode_dtype_at(fs, h->inode->fd, d.name, d.type);
 		if (plus && dot) {
 			memset(&e, 0, sizeof(e));
 			e.st.st_ino = d.ino;
@@ -961,8 +1192,9 @@ int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t
 				pt_inode_unlookup(fs, e.nodeid);
 			break;
 		}
+		added++;
 		h->dir_pos += de->d_reclen;
-		h->dir_next = d.next_off;
+		h->dir_next = h->dir_sent = d.next_off;
 	}
 out:
 	pthread_mutex_unlock(&h->dir_lock);
@@ -1223,6 +1455,7 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 	struct pt_inode *dir = pt_inode_get(fs, parent);
 	struct pt_inode *in;
 	struct pt_caller c;
+	mode_t old_umask;
 	char fdname[16];
 	int fd = -1, pfd, err;
 	int objs[1];
@@ -1237,12 +1470,19 @@ int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode
 		goto out;
 	}
 	objs[0] = dir->fd;
+	old_umask = umask_enter(fs, ctx);
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		fd = open_beneath(dir->fd, ".", oflags, mode & 07777);
 		err = fd < 0 ? fd : 0;
 	}
+	umask_leave(old_umask);
 	if (err)
 		goto out;
+	err = pt_xattr_set_secctx(fs, ctx, -1, NULL, fd, S_IFREG);
+	if (err) {
+		close(fd); /* unnamed: nothing to remove */
+		goto out;
+	}
 	snprintf(fdname, sizeof(fdname), "%d", fd);
 	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
 	if (pfd < 0) {

@@ -11,6 +11,7 @@
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #endif
 
+#include "fuse_dax.h"
 #include "fuse_session.h"
 #include "pt.h"
 
@@ -44,6 +45,8 @@ struct fuse_session {
 	/* INTERRUPTs that found no waiting request (yet), protected by lock_mutex */
 	uint64_t interrupted[FUSE_MAX_EARLY_INTERRUPTS];
 	unsigned ninterrupted;
+
+	struct fuse_dax *dax; /* the DAX window, NULL without one (fuse_dax.c) */
 };
 
 struct fuse_thread {
@@ -86,6 +89,16 @@ void fuse_lock_cancel_all(struct fuse_session *se, bool wait);
 void do_getlk(struct fuse_req *req, struct fuse_buf *in);
 void do_setlk(struct fuse_req *req, struct fuse_buf *in);
 void do_interrupt(struct fuse_req *req, struct fuse_buf *in);
+
+/* fuse_dax.c */
+void do_setupmapping(struct fuse_req *req, struct fuse_buf *in);
+void do_removemapping(struct fuse_req *req, struct fuse_buf *in);
+/* FUSE_ATTR_DAX for a file the dax=inode policy maps, else 0. */
+uint32_t fuse_dax_attr_flags(const struct fuse_session *se, const struct stat *st);
+/* @nodeid may have changed size: keep its DAX mappings to its end. */
+void fuse_dax_changed(struct fuse_req *req, uint64_t nodeid);
+/* FLUSH/FSYNC of @nodeid: write DAX tail copies back. */
+void fuse_dax_sync(struct fuse_req *req, uint64_t nodeid);
 
 /* Room for a reply payload after the fuse_out_header. */
 static inline size_t fuse_reply_room(const struct fuse_req *req)

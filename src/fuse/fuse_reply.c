@@ -118,6 +118,7 @@ void fuse_fill_entry(const struct fuse_session *se, const struct pt_entry *e,
 	fuse_fill_attr(&e->st, &out->attr);
 	if (e->submount)
 		out->attr.flags |= FUSE_ATTR_SUBMOUNT;
+	out->attr.flags |= fuse_dax_attr_flags(se, &e->st);
 }
 
 int fuse_reply_entry(struct fuse_req *req, const struct pt_entry *e)
@@ -160,5 +161,6 @@ int fuse_reply_attr(struct fuse_req *req, const struct stat *st)
 	memset(&ao, 0, sizeof(ao));
 	ao.attr_valid = req->se->attr_timeout_s;
 	fuse_fill_attr(st, &ao.attr);
+	ao.attr.flags |= fuse_dax_attr_flags(req->se, st);
 	return fuse_reply_buf(req, &ao, sizeof(ao));
 }

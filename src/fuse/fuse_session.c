@@ -21,6 +21,7 @@
 #include "fuse_buf.h"
 #include "fuse_i.h"
 #include "fuse_ro.h"
+#include "fuse_secctx.h"
 #include "iov.h"
 #include "log.h"
 
@@ -50,14 +51,21 @@
  *                  when the guest says the caller lacks CAP_FSETID (one round trip saved).
  * DIRECT_IO_ALLOW_MMAP only with --allow-mmap: shared mmap of FOPEN_DIRECT_IO files
  *                  (cache=never), whose pages the guest then caches after all.
- * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SETXATTR_EXT, POSIX_ACL,
- * SUBMOUNTS, DAX, SECURITY_CTX.
+ * POSIX_ACL,       with --posix-acl only: the guest enforces ACLs (kept in
+ * DONT_MASK,       system.posix_acl_*), leaves its umask to us (the host
+ * SETXATTR_EXT     skips it under a default ACL) and says when setting an
+ *                  ACL must clear set-group-ID.
+ * SECURITY_CTX     with --security-label only: create-like requests carry the
+ *                  guest LSM's context, which we set on the new inode.
+ * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT.
  */
 #define FUSE_WANTED_FLAGS                                                                 \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
 	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS |          \
-	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2)
+	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_ACL | FUSE_DONT_MASK |     \
+	 FUSE_SETXATTR_EXT | FUSE_SECURITY_CTX)
+#define FUSE_ACL_FLAGS (FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT)
 /* Largest COPY_FILE_RANGE done in one request (the guest loops over short copies). */
 #define FUSE_MAX_COPY (16u << 20)
 
@@ -131,6 +139,8 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		/* A rebooted guest starts over without DESTROY: forget the old session. */
 		log_info("INIT on a live session: the guest restarted; dropping its old state");
 		fuse_lock_cancel_all(se, true);
+		if (se->dax)
+			fuse_dax_reset(se->dax);
 		pt_fs_reset(se->fs);
 	}
 	se->proto_minor = arg.minor < FUSE_KERNEL_MINOR_VERSION ? arg.minor
@@ -151,6 +161,16 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		se->conn_flags &= ~(uint64_t)FUSE_HANDLE_KILLPRIV_V2;
 	/* FUSE_SUBMOUNTS is the guest's word that it mounts FUSE_ATTR_SUBMOUNT entries. */
 	pt_fs_set_guest_submounts(se->fs, flags & FUSE_SUBMOUNTS);
+	if (se->dax) {
+		/* DAX: window offsets, lengths and file offsets in pages; per-file DAX on request. */
+		se->conn_flags |= flags & (FUSE_MAP_ALIGNMENT | FUSE_HAS_INODE_DAX);
+		out.map_alignment = FUSE_DAX_ALIGN_SHIFT;
+	}
+	if (!se->conf.posix_acl || !se->conf.xattr ||
+	    (se->conn_flags & FUSE_ACL_FLAGS) != FUSE_ACL_FLAGS)
+		se->conn_flags &= ~(uint64_t)FUSE_ACL_FLAGS; /* all three or none */
+	if (!se->conf.security_label)
+		se->conn_flags &= ~(uint64_t)FUSE_SECURITY_CTX;
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -174,6 +194,8 @@ static void session_drop_state(struct fuse_session *se)
 	fuse_lock_cancel_all(se, true);
 	pthread_mutex_lock(&se->init_lock);
 	__atomic_store_n(&se->initialized, false, __ATOMIC_RELEASE);
+	if (se->dax)
+		fuse_dax_reset(se->dax);
 	pt_fs_reset(se->fs);
 	pthread_mutex_unlock(&se->init_lock);
 }
@@ -242,8 +264,10 @@ static void do_getattr(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
-	if (!err)
+	if (!err) {
+		fuse_dax_changed(req, req->in.nodeid); /* grown on the host: map it before telling */
 		err = pt_getattr(req->se->fs, req->in.nodeid, &st);
+	}
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -279,6 +303,12 @@ static void do_setattr(struct fuse_req *req, struct fuse_buf *in)
 		}
 		sa.valid |= PT_SET_SIZE;
 		sa.size = arg.size;
+		/* The VMM must not map a page past the new end (SIGBUS): unmap it first. */
+		if (req->se->dax) {
+			err = fuse_dax_before_truncate(req->se->dax, req->in.nodeid, arg.size);
+			if (err)
+				goto out;
+		}
 	}
 	if (arg.valid & FATTR_ATIME_NOW) {
 		sa.valid |= PT_SET_ATIME_NOW;
@@ -308,6 +338,8 @@ static void do_setattr(struct fuse_req *req, struct fuse_buf *in)
 	}
 	/* FATTR_CTIME (set by the kernel alongside others) cannot be set on a host; it follows. */
 	err = pt_setattr(req->se->fs, &req->ctx, req->in.nodeid, &sa, &st);
+	if (!err && (sa.valid & PT_SET_SIZE))
+		fuse_dax_changed(req, req->in.nodeid);
 	if (!err && (arg.valid & FATTR_KILL_SUIDGID) && killpriv(req->se)) {
 		err = pt_kill_suidgid(req->se->fs, req->in.nodeid);
 		if (!err)
@@ -338,6 +370,42 @@ static void do_readlink(struct fuse_req *req, struct fuse_buf *in)
 		fuse_reply_buf(req, t->reply, (size_t)n);
 }
 
+/*
+ * Under FUSE_SECURITY_CTX the rest of a create-like request, after its
+ * names, is the security context block (fuse_secctx.h); no bytes: none.
+ */
+static int take_secctx(struct fuse_req *req, struct fuse_buf *in)
+{
+	size_t left = fuse_buf_left(in);
+	struct fuse_secctx_item it;
+	const void *p;
+	int err;
+
+	if (!(req->se->conn_flags & FUSE_SECURITY_CTX) || !left)
+		return 0;
+	err = fuse_buf_take(in, left, &p);
+	if (!err)
+		err = fuse_secctx_parse(p, left, &it);
+	if (err) {
+		log_guest(LOG_LVL_WARN, "malformed security context in opcode %u",
+			  req->in.opcode);
+		return -EINVAL;
+	}
+	req->ctx.secctx_name = it.name;
+	req->ctx.secctx_value = it.value;
+	req->ctx.secctx_size = it.size;
+	return 0;
+}
+
+/* Under FUSE_DONT_MASK the create-like requests carry the umask for us to apply. */
+static void take_umask(struct fuse_req *req, uint32_t umask)
+{
+	if (req->se->conn_flags & FUSE_DONT_MASK) {
+		req->ctx.umask_set = true;
+		req->ctx.umask = umask;
+	}
+}
+
 static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 {
 	const char *name, *target;
@@ -349,6 +417,8 @@ static void do_symlink(struct fuse_req *req, struct fuse_buf *in)
 		err = fuse_buf_take_str(in, PATH_MAX - 1, &target);
 	if (!err && !*target)
 		err = -ENOENT;
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_symlink(req->se->fs, &req->ctx, req->in.nodeid, name, target, &e);
 	reply_entry_or_err(req, err, &e);
@@ -365,6 +435,10 @@ static void do_mknod(struct fuse_req *req, struct fuse_buf *in)
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
 	if (!err)
+		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
+	if (!err)
 		err = pt_mknod(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 			       (dev_t)arg.rdev, &e);
 	reply_entry_or_err(req, err, &e);
@@ -380,6 +454,10 @@ static void do_mkdir(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_mkdir(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, &e);
 	reply_entry_or_err(req, err, &e);
@@ -481,8 +559,13 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	/* O_TRUNC truncates on the host (ATOMIC_O_TRUNC): unmap the DAX pages past the end first. */
+	if (!err && (arg.flags & O_TRUNC) && req->se->dax)
+		err = fuse_dax_before_truncate(req->se->dax, req->in.nodeid, 0);
 	if (!err)
 		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.flags, &fh);
+	if (!err)
+		fuse_dax_changed(req, req->in.nodeid);
 	if (!err && (arg.open_flags & FUSE_OPEN_KILL_SUIDGID) && (arg.flags & O_TRUNC) &&
 	    killpriv(req->se)) {
 		err = pt_kill_suidgid(req->se->fs, req->in.nodeid);
@@ -506,6 +589,10 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
+	if (!err)
+		take_umask(req, arg.umask);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
 				(int)arg.flags, &e, &fh);
@@ -575,6 +662,7 @@ static void do_write(struct fuse_req *req, struct fuse_buf *in)
 	}
 	if ((arg.write_flags & FUSE_WRITE_KILL_SUIDGID) && killpriv(req->se))
 		pt_kill_suidgid(req->se->fs, req->in.nodeid);
+	fuse_dax_changed(req, req->in.nodeid); /* an append extends the file's DAX mappings */
 	out.size = (uint32_t)n;
 	fuse_reply_buf(req, &out, sizeof(out));
 }
@@ -621,6 +709,8 @@ static void do_fsync(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err && req->in.opcode == FUSE_FSYNC)
+		fuse_dax_sync(req, req->in.nodeid); /* a DAX tail copy goes to the file first */
 	if (!err) {
 		datasync = arg.fsync_flags & FUSE_FSYNC_FDATASYNC;
 		err = req->in.opcode == FUSE_FSYNCDIR ? pt_fsyncdir(req->se->fs, arg.fh, datasync)
@@ -635,8 +725,10 @@ static void do_flush(struct fuse_req *req, struct fuse_buf *in)
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
-	if (!err)
+	if (!err) {
+		fuse_dax_sync(req, req->in.nodeid);
 		err = pt_flush(req->se->fs, arg.fh, arg.lock_owner);
+	}
 	fuse_reply_err(req, err);
 }
 
@@ -766,15 +858,25 @@ static int take_xattr_name(struct fuse_buf *in, const char **name)
 static void do_setxattr(struct fuse_req *req, struct fuse_buf *in)
 {
 	/* Without FUSE_SETXATTR_EXT the guest sends the 8-byte compat struct. */
-	struct {
-		uint32_t size;
-		uint32_t flags;
-	} arg;
+	struct fuse_setxattr_in arg = { 0 };
 	const char *name;
 	const void *value;
+	const void *p;
 	int err;
 
-	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	err = fuse_buf_take(in,
+			    (req->se->conn_flags & FUSE_SETXATTR_EXT) ? sizeof(arg)
+								       : FUSE_COMPAT_SETXATTR_IN_SIZE,
+			    &p);
+	if (!err) {
+		memcpy(&arg, p,
+		       (req->se->conn_flags & FUSE_SETXATTR_EXT) ? sizeof(arg)
+								  : FUSE_COMPAT_SETXATTR_IN_SIZE);
+		if (arg.flags & PT_XATTR_KILL_SGID)
+			err = -EINVAL; /* a bit of ours, never a guest's */
+		else if (arg.setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID)
+			arg.flags |= PT_XATTR_KILL_SGID;
+	}
 	if (!err)
 		err = take_xattr_name(in, &name);
 	if (!err && (arg.size > XATTR_SIZE_MAX || arg.size != fuse_buf_left(in)))
@@ -875,6 +977,8 @@ static void do_fallocate(struct fuse_req *req, struct fuse_buf *in)
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = pt_fallocate(req->se->fs, arg.fh, (int)arg.mode, arg.offset, arg.length);
+	if (!err)
+		fuse_dax_changed(req, req->in.nodeid);
 	fuse_reply_err(req, err);
 }
 
@@ -923,6 +1027,7 @@ static void do_copy_file_range(struct fuse_req *req, struct fuse_buf *in)
 		fuse_reply_err(req, (int)n);
 		return;
 	}
+	fuse_dax_changed(req, arg.nodeid_out);
 	out.size = (uint32_t)n;
 	fuse_reply_buf(req, &out, sizeof(out));
 }
@@ -935,12 +1040,20 @@ static void do_syncfs(struct fuse_req *req, struct fuse_buf *in)
 
 static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 {
+	const char *dummy;
 	struct fuse_create_in arg;
 	struct pt_entry e;
 	uint64_t fh;
 	int err;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (!err)
+		take_umask(req, arg.umask);
+	/* Linux sends the dentry's placeholder name ("/") too: skip it to the context. */
+	if (!err && (req->se->conn_flags & FUSE_SECURITY_CTX) && fuse_buf_left(in))
+		err = fuse_buf_take_str(in, fuse_buf_left(in), &dummy);
+	if (!err)
+		err = take_secctx(req, in);
 	if (!err)
 		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode, (int)arg.flags,
 				 &e, &fh);
@@ -997,7 +1110,11 @@ static const struct fuse_op_desc fuse_ops[] = {
 				   sizeof(struct fuse_copy_file_range_in) },
 	[FUSE_SYNCFS] = { "SYNCFS", do_syncfs, sizeof(struct fuse_syncfs_in) },
 	[FUSE_TMPFILE] = { "TMPFILE", do_tmpfile, sizeof(struct fuse_create_in) },
-	/* IOCTL, POLL, BMAP, NOTIFY_REPLY, SETUPMAPPING, REMOVEMAPPING: not served (-ENOSYS). */
+	[FUSE_SETUPMAPPING] = { "SETUPMAPPING", do_setupmapping,
+				sizeof(struct fuse_setupmapping_in) },
+	[FUSE_REMOVEMAPPING] = { "REMOVEMAPPING", do_removemapping,
+				 sizeof(struct fuse_removemapping_in) },
+	/* IOCTL, POLL, BMAP, NOTIFY_REPLY: not served (-ENOSYS). */
 };
 
 /* FORGET, BATCH_FORGET and INTERRUPT are never answered, not even with an error. */
@@ -1144,6 +1261,11 @@ void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, v
 {
 	se->complete = fn;
 	se->complete_opaque = opaque;
+}
+
+void fuse_session_set_dax(struct fuse_session *se, struct fuse_dax *dax)
+{
+	se->dax = dax;
 }
 
 void fuse_session_free(struct fuse_session *se)

@@ -38,6 +38,8 @@ struct fuse_conf {
 	bool timeout_set; /* entry/attr validity is timeout_s, not the cache mode's */
 	unsigned timeout_s;
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
+	bool posix_acl;   /* offer POSIX_ACL, DONT_MASK, SETXATTR_EXT (needs xattr) */
+	bool security_label; /* offer SECURITY_CTX: set the guest's context on new inodes */
 };
 
 /* Largest WRITE (and READ) we negotiate: 1 MiB. */
@@ -66,6 +68,9 @@ void fuse_session_free(struct fuse_session *se);
  * instead of later on a ring that may be gone; returns once all are answered.
  */
 void fuse_session_quiesce(struct fuse_session *se);
+/* Serve SETUPMAPPING/REMOVEMAPPING through @dax (not owned; NULL: -ENOSYS, the default). */
+struct fuse_dax;
+void fuse_session_set_dax(struct fuse_session *se, struct fuse_dax *dax);
 /* Device reset: drop the guest's state; the next request must be INIT. */
 void fuse_session_reset(struct fuse_session *se);
 

@@ -81,6 +81,7 @@ static const struct sb_rule sb_rules[] = {
 	ALLOW(exit_group),          /* the daemon ends */
 	ALLOW(sched_getaffinity),   /* glibc: CPU count for malloc arenas */
 	ALLOW(getrandom),           /* glibc malloc/tcache randomisation */
+	ALLOW(sched_yield),         /* a polling queue thread lets a runnable vCPU go first */
 
 	/* --- signals --- */
 	ALLOW(rt_sigprocmask),      /* pthread_create masks signals around clone; abort() */
@@ -142,7 +143,8 @@ static const struct sb_rule sb_rules[] = {
 	ALLOW(syncfs),              /* SYNCFS */
 	ALLOW(fallocate),           /* FALLOCATE */
 	ALLOW(copy_file_range),     /* COPY_FILE_RANGE */
-	ALLOW(ftruncate),           /* SETATTR size on an open file */
+	ALLOW(ftruncate),           /* SETATTR size on an open file; DAX tail copies */
+	ALLOW(memfd_create),        /* DAX: a copy of a file's last partial page (the VMM maps no more) */
 	ALLOW(truncate),            /* SETATTR size through a /proc/self/fd path */
 	ALLOW(flock),               /* SETLK with FUSE_LK_FLOCK */
 
@@ -203,7 +205,6 @@ static const struct sb_rule sb_sanitizer_rules[] = {
 	ALLOW(getppid),             /* LSan tracer */
 	ALLOW(open),                /* LSan tracer: /proc/self/task */
 	ALLOW(getdents),            /* LSan tracer: lists the threads */
-	ALLOW(sched_yield),         /* LSan: spins while the tracer works */
 	ALLOW(readlink),            /* reports: /proc/self/exe for symbolizing */
 	ALLOW(ioctl),               /* reports: isatty(stderr) for colours */
 };

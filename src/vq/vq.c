@@ -52,6 +52,9 @@ void vq_setup(struct vq *q, uint16_t num, void *desc, void *avail, void *used,
 	q->avail_event = (__virtio16 *)&q->used->ring[num];
 	q->used_idx = GUEST_LOAD16(&q->used->idx);
 	q->signalled_used_valid = false;
+	/* A ring that stopped while we polled it may still say "do not kick": it may kick now. */
+	q->kicks_off = true;
+	vq_kicks_enable(q);
 }
 
 /* Log a write of ours into the used ring (live migration). */
@@ -221,7 +224,7 @@ int vq_pop(struct vq *q, struct vq_elem *e)
 		return -EPROTO;
 	}
 	if (!pending) {
-		if (!q->event_idx)
+		if (!q->event_idx || q->kicks_off)
 			return 0;
 		/* Ask for a kick when more arrives, then look again to close the race. */
 		GUEST_STORE16(q->avail_event, q->last_avail_idx);
@@ -245,10 +248,58 @@ int vq_pop(struct vq *q, struct vq_elem *e)
 		return r;
 	q->last_avail_idx++;
 	if (q->event_idx) {
-		GUEST_STORE16(q->avail_event, q->last_avail_idx);
+		/* With kicks off, trail the index: the driver never crosses it. */
+		GUEST_STORE16(q->avail_event, q->kicks_off ? (uint16_t)(q->last_avail_idx - 1)
+							   : q->last_avail_idx);
 		log_used(q, q->avail_event, sizeof(*q->avail_event));
 	}
 	return 1;
+}
+
+void vq_kicks_disable(struct vq *q)
+{
+	if (q->kicks_off)
+		return;
+	q->kicks_off = true;
+	if (q->event_idx)
+		/*
+		 * The driver kicks when its new avail index passes avail_event
+		 * (vring_need_event); one behind ours it has already passed, and
+		 * it cannot run more than a ring ahead of us to wrap around.
+		 */
+		GUEST_STORE16(q->avail_event, (uint16_t)(q->last_avail_idx - 1));
+	else
+		GUEST_STORE16(&q->used->flags,
+			      GUEST_LOAD16(&q->used->flags) | VRING_USED_F_NO_NOTIFY);
+	log_used(q, q->event_idx ? (void *)q->avail_event : (void *)&q->used->flags, 2);
+}
+
+bool vq_kicks_enable(struct vq *q)
+{
+	if (q->kicks_off) {
+		q->kicks_off = false;
+		if (q->event_idx)
+			GUEST_STORE16(q->avail_event, q->last_avail_idx);
+		else
+			GUEST_STORE16(&q->used->flags,
+				      GUEST_LOAD16(&q->used->flags) & ~VRING_USED_F_NO_NOTIFY);
+		log_used(q, q->event_idx ? (void *)q->avail_event : (void *)&q->used->flags, 2);
+	}
+	/* Our "kick me" must be visible before we look at the index again (store-load). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return vq_avail_pending(q);
+}
+
+bool vq_avail_pending(const struct vq *q)
+{
+	return GUEST_LOAD16(&q->avail->idx) != q->last_avail_idx;
+}
+
+int vq_rewalk(struct vq *q, struct vq_elem *e)
+{
+	if (e->head >= q->num)
+		return -EPROTO;
+	return walk_chain(q, e->head, e) ? -EPROTO : 0;
 }
 
 int vq_complete_chain(struct vq *q, uint16_t head, const void *reply, size_t len)

@@ -54,6 +54,7 @@ struct vq {
 	uint16_t used_idx;       /* our shadow of used->idx */
 	uint16_t signalled_used; /* used_idx when we last notified */
 	bool signalled_used_valid;
+	bool kicks_off;          /* vq_kicks_disable: the driver is told not to kick */
 };
 
 /* A popped chain: where its readable and writable bytes live, in order. */
@@ -101,6 +102,27 @@ int vq_pop(struct vq *q, struct vq_elem *e);
  * -EPROTO if the chain is now malformed (not pushed).
  */
 int vq_complete_chain(struct vq *q, uint16_t head, const void *reply, size_t len);
+
+/*
+ * Kick suppression while the device polls the ring (virtio 1.x, 2.7.10):
+ * vq_kicks_disable tells the driver not to kick (VRING_USED_F_NO_NOTIFY, or
+ * under event idx an avail_event the driver has already passed) and makes
+ * vq_pop stop asking for kicks. vq_kicks_enable asks for a kick on the next
+ * addition again and then looks at the ring once more (after a full
+ * barrier): it returns true if a chain arrived meanwhile, which the caller
+ * must pop before it sleeps, or no kick may ever come for it.
+ */
+void vq_kicks_disable(struct vq *q);
+bool vq_kicks_enable(struct vq *q);
+
+/* Whether the driver made a chain available that we have not popped (one relaxed read). */
+bool vq_avail_pending(const struct vq *q);
+
+/*
+ * Walk chain @e->head again into @e (another thread, another view of guest
+ * memory): checked as on pop. Returns 0 or -EPROTO (logged).
+ */
+int vq_rewalk(struct vq *q, struct vq_elem *e);
 
 /* Return chain @head to the driver with @len bytes written into it. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);

@@ -47,9 +47,27 @@ const char *vhost_user_request_name(uint32_t request)
 		[VHOST_USER_GET_SHARED_OBJECT] = "GET_SHARED_OBJECT",
 		[VHOST_USER_SET_DEVICE_STATE_FD] = "SET_DEVICE_STATE_FD",
 		[VHOST_USER_CHECK_DEVICE_STATE] = "CHECK_DEVICE_STATE",
+		[VHOST_USER_GET_SHMEM_CONFIG] = "GET_SHMEM_CONFIG",
 	};
 
 	if (request < VHOST_USER_MAX && names[request])
+		return names[request];
+	return "UNKNOWN";
+}
+
+const char *vhost_user_backend_request_name(uint32_t request)
+{
+	static const char *const names[VHOST_USER_BACKEND_MAX] = {
+		[VHOST_USER_BACKEND_IOTLB_MSG] = "IOTLB_MSG",
+		[VHOST_USER_BACKEND_CONFIG_CHANGE_MSG] = "CONFIG_CHANGE_MSG",
+		[VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG] = "VRING_HOST_NOTIFIER_MSG",
+		[VHOST_USER_BACKEND_FS_MAP] = "FS_MAP",
+		[VHOST_USER_BACKEND_FS_UNMAP] = "FS_UNMAP",
+		[VHOST_USER_BACKEND_SHMEM_MAP] = "SHMEM_MAP",
+		[VHOST_USER_BACKEND_SHMEM_UNMAP] = "SHMEM_UNMAP",
+	};
+
+	if (request < VHOST_USER_BACKEND_MAX && names[request])
 		return names[request];
 	return "UNKNOWN";
 }

@@ -60,6 +60,7 @@ enum vhost_user_request {
 	VHOST_USER_GET_SHARED_OBJECT = 41,
 	VHOST_USER_SET_DEVICE_STATE_FD = 42,
 	VHOST_USER_CHECK_DEVICE_STATE = 43,
+	VHOST_USER_GET_SHMEM_CONFIG = 44, /* QEMU 11: sizes of the device's shared memory regions */
 	VHOST_USER_MAX,
 };
 
@@ -69,7 +70,18 @@ enum vhost_user_backend_request {
 	VHOST_USER_BACKEND_IOTLB_MSG = 1,
 	VHOST_USER_BACKEND_CONFIG_CHANGE_MSG = 2,
 	VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG = 3,
-	/* 4..6 were used by the never-merged virtio-fs DAX patches (FS_MAP/UNMAP/IO). */
+	/*
+	 * The virtio-fs DAX draft's form, as cloud-hypervisor (the rust-vmm vhost
+	 * crate) still sends and serves it: 8 entries per message, the window is
+	 * the VMM's. Upstream QEMU reuses 6 for SHARED_OBJECT_LOOKUP: we send these
+	 * only to a frontend that did not negotiate VHOST_USER_PROTOCOL_F_SHMEM.
+	 */
+	VHOST_USER_BACKEND_FS_MAP = 6,
+	VHOST_USER_BACKEND_FS_UNMAP = 7,
+	/* QEMU 11: map/unmap a file range into a VIRTIO shared memory region. */
+	VHOST_USER_BACKEND_SHMEM_MAP = 9,
+	VHOST_USER_BACKEND_SHMEM_UNMAP = 10,
+	VHOST_USER_BACKEND_MAX,
 };
 
 /* Header flags. */
@@ -103,6 +115,8 @@ enum vhost_user_protocol_feature {
 	VHOST_USER_PROTOCOL_F_XEN_MMAP = 17,
 	VHOST_USER_PROTOCOL_F_SHARED_OBJECT = 18,
 	VHOST_USER_PROTOCOL_F_DEVICE_STATE = 19,
+	/* 20, 21: not offered */
+	VHOST_USER_PROTOCOL_F_SHMEM = 22, /* QEMU 11.1 (bit 20 in the patch drafts) */
 };
 
 /* SET_VRING_KICK/CALL/ERR payload: ring index in the low byte, "no fd" flag. */
@@ -154,6 +168,46 @@ struct vhost_user_device_state {
 	uint32_t phase;     /* 0: stopped, the only phase defined */
 };
 
+/* GET_CONFIG / SET_CONFIG payload: a window of the device's config space. */
+#define VHOST_USER_MAX_CONFIG_SIZE 256
+struct vhost_user_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[VHOST_USER_MAX_CONFIG_SIZE];
+};
+#define VHOST_USER_CONFIG_HDR_SIZE 12u
+
+/* GET_SHMEM_CONFIG reply: the size of each shared memory region (shmid = index). */
+#define VHOST_USER_MAX_SHMEM_REGIONS 256
+struct vhost_user_shmem_config {
+	uint32_t nregions;
+	uint32_t padding;
+	uint64_t memory_sizes[VHOST_USER_MAX_SHMEM_REGIONS];
+};
+
+/* Backend SHMEM_MAP / SHMEM_UNMAP payload (the file fd rides with MAP). */
+#define VHOST_USER_SHMEM_MAP_RW (1ull << 0)
+struct vhost_user_shmem_map {
+	uint8_t shmid;
+	uint8_t padding[7];
+	uint64_t fd_offset;
+	uint64_t shm_offset;
+	uint64_t len;
+	uint64_t flags;
+};
+
+/* Backend FS_MAP / FS_UNMAP payload (cloud-hypervisor): up to 8 ranges, one fd. */
+#define VHOST_USER_FS_BACKEND_ENTRIES 8
+#define VHOST_USER_FS_FLAG_MAP_R (1ull << 0)
+#define VHOST_USER_FS_FLAG_MAP_W (1ull << 1)
+struct vhost_user_fs_backend_msg {
+	uint64_t fd_offset[VHOST_USER_FS_BACKEND_ENTRIES];
+	uint64_t cache_offset[VHOST_USER_FS_BACKEND_ENTRIES];
+	uint64_t len[VHOST_USER_FS_BACKEND_ENTRIES];
+	uint64_t flags[VHOST_USER_FS_BACKEND_ENTRIES];
+};
+
 union vhost_user_payload {
 	uint64_t u64;
 	struct vhost_vring_state state;
@@ -162,6 +216,10 @@ union vhost_user_payload {
 	struct vhost_user_mem_reg mem_reg;
 	struct vhost_user_log log;
 	struct vhost_user_device_state device_state;
+	struct vhost_user_config config;
+	struct vhost_user_shmem_config shmem_config;
+	struct vhost_user_shmem_map shmem_map;
+	struct vhost_user_fs_backend_msg fs_map;
 };
 
 struct vhost_user_msg {
@@ -171,5 +229,7 @@ struct vhost_user_msg {
 
 /* The request's name for logs ("UNKNOWN" if not a known request). */
 const char *vhost_user_request_name(uint32_t request);
+/* Same for a backend-channel request. */
+const char *vhost_user_backend_request_name(uint32_t request);
 
 #endif /* VUFS_VHOST_USER_H */

@@ -3,15 +3,19 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
 #include "log.h"
+#include "vu_poll.h"
+#include "vu_pool.h"
 #include "vu_sock.h"
 
 /* How often a queue in "no kick fd" mode looks at its ring. */
@@ -33,6 +37,46 @@ uint64_t vu_dev_protocol_features(void)
 	       (1ull << VHOST_USER_PROTOCOL_F_STATUS) |
 	       (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD) |
 	       (1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE);
+}
+
+uint64_t vu_dev_offered_protocol_features(const struct vu_dev *d)
+{
+	uint64_t f = vu_dev_protocol_features();
+
+	if (d->config_len)
+		f |= 1ull << VHOST_USER_PROTOCOL_F_CONFIG;
+	if (d->shm_size)
+		f |= 1ull << VHOST_USER_PROTOCOL_F_SHMEM;
+	return f;
+}
+
+int vu_dev_set_config(struct vu_dev *d, const void *config, size_t len)
+{
+	if (len > sizeof(d->config))
+		return -EINVAL;
+	memset(d->config, 0, sizeof(d->config));
+	memcpy(d->config, config, len);
+	d->config_len = (uint32_t)len;
+	return 0;
+}
+
+bool vu_dev_has_protocol_feature(const struct vu_dev *d, unsigned bit)
+{
+	return __atomic_load_n(&d->protocol_features, __ATOMIC_RELAXED) & (1ull << bit);
+}
+
+int vu_dev_backend_request(struct vu_dev *d, uint32_t req, const void *payload, uint32_t size,
+			   int fd)
+{
+	if (!vu_dev_has_protocol_feature(d, VHOST_USER_PROTOCOL_F_BACKEND_REQ) ||
+	    (fd >= 0 && !vu_dev_has_protocol_feature(d, VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD)))
+		return -EOPNOTSUPP;
+	return vu_backend_request(&d->backend, req, payload, size, fd);
+}
+
+void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size)
+{
+	d->shm_size = size;
 }
 
 static bool has_feature(const struct vu_dev *d, unsigned bit)
@@ -73,61 +117,248 @@ static void queue_notify(struct vu_queue *q)
 		log_guest(LOG_LVL_WARN, "queue %u: call eventfd write failed: %m", q->index);
 }
 
-/* Pop and serve everything available. Returns false once the device is broken. */
-static bool queue_process(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+/* Give a served chain back to the driver; notify it if it wants. Any thread. */
+static void queue_finish(struct vu_queue *q, struct vq_elem *elem, uint32_t written)
+{
+	if (written > elem->out_len)
+		written = (uint32_t)elem->out_len;
+	/* Live migration: the reply (and READ data) must reach the destination. */
+	vu_log_mark_iov(&q->dev->log, &q->dev->mem, vq_elem_out(elem), elem->out_cnt, written);
+	pthread_mutex_lock(&q->lock);
+	vq_push(&q->vq, elem->head, written);
+	if (vq_should_notify(&q->vq))
+		queue_notify(q);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Serve one popped chain on this thread (queue thread or pool worker), inside a read section. */
+static void queue_serve(struct vu_queue *q, void *ctx, struct vq_elem *elem)
+{
+	struct vu_dev *d = q->dev;
+	uint32_t written = 0;
+	int r;
+
+	if (__atomic_load_n(&d->broken, __ATOMIC_RELAXED))
+		return;
+	r = d->ops->handle(d->opaque, ctx, q->index, elem, &written);
+	if (r < 0)
+		vu_dev_set_broken(d, "request handler failed");
+	else if (r != VU_HANDLE_ASYNC) /* else finished later by vu_dev_complete */
+		queue_finish(q, elem, written);
+}
+
+/* A pool worker's context: the device model's, and its own guest-memory reader. */
+struct pool_ctx {
+	void *ctx;
+	struct vu_mem_reader *rd;
+};
+
+static void *pool_init(void *arg)
+{
+	struct vu_queue *q = arg;
+	struct pool_ctx *pc = calloc(1, sizeof(*pc));
+
+	if (!pc || vu_mem_reader_register(&q->dev->mem, &pc->rd)) {
+		free(pc);
+		vu_dev_set_broken(q->dev, "no guest-memory reader slot for a pool worker");
+		return NULL;
+	}
+	if (q->dev->ops->thread_init)
+		pc->ctx = q->dev->ops->thread_init(q->dev->opaque, q->index);
+	return pc;
+}
+
+static void pool_fini(void *arg, void *ctx)
+{
+	struct vu_queue *q = arg;
+	struct pool_ctx *pc = ctx;
+
+	if (!pc)
+		return;
+	if (q->dev->ops->thread_fini)
+		q->dev->ops->thread_fini(q->dev->opaque, pc->ctx);
+	vu_mem_reader_unregister(&q->dev->mem, pc->rd);
+	free(pc);
+}
+
+/*
+ * The chain was popped in the queue thread's read section, which may have
+ * ended: walk it again in ours (checked as on pop: the guest may have
+ * changed it) so that its buffers are in the table we now see.
+ */
+static void pool_run(void *arg, void *ctx, struct vq_elem *elem)
+{
+	struct vu_queue *q = arg;
+	struct pool_ctx *pc = ctx;
+
+	if (!pc)
+		return;
+	vu_mem_read_enter(pc->rd);
+	if (vq_rewalk(&q->vq, elem) < 0)
+		vu_dev_set_broken(q->dev, "malformed chain handed to a worker");
+	else
+		queue_serve(q, pc->ctx, elem);
+	vu_mem_read_leave(pc->rd);
+	vu_mem_maybe_reclaim(&q->dev->mem);
+}
+
+/* What one run of a queue thread works with. */
+struct queue_run {
+	void *ctx;
+	struct vq_elem *elem;  /* inline serving */
+	struct vu_pool *pool;  /* or NULL */
+	struct vu_poll poll;
+	bool polling;          /* adaptive polling configured for this queue */
+	uint64_t served;
+};
+
+static bool queue_should_pause(struct vu_queue *q)
+{
+	return __atomic_load_n(&q->dev->broken, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&q->enabled, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&q->stop, __ATOMIC_RELAXED);
+}
+
+/* Pop and serve (or hand to the pool) everything available. Returns false once the device is broken. */
+static bool queue_process(struct vu_queue *q, struct queue_run *run)
 {
 	struct vu_dev *d = q->dev;
 
 	for (;;) {
-		uint32_t written = 0;
+		struct vq_elem *elem;
 		int r;
 
 		if (__atomic_load_n(&d->broken, __ATOMIC_RELAXED))
 			return false;
-		if (!__atomic_load_n(&q->enabled, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&q->stop, __ATOMIC_RELAXED))
+		if (queue_should_pause(q))
 			return true;
+		elem = run->pool ? vu_pool_get(run->pool) : run->elem;
 		r = vq_pop(&q->vq, elem);
-		if (r == 0)
-			return true;
-		if (r < 0) {
-			vu_dev_set_broken(d, "malformed virtqueue");
-			return false;
+		if (r <= 0) {
+			if (run->pool)
+				vu_pool_put(run->pool, elem);
+			if (r < 0)
+				vu_dev_set_broken(d, "malformed virtqueue");
+			return r == 0;
 		}
-		r = d->ops->handle(d->opaque, ctx, q->index, elem, &written);
-		if (r < 0) {
-			vu_dev_set_broken(d, "request handler failed");
-			return false;
-		}
-		if (r == VU_HANDLE_ASYNC)
-			continue; /* finished later by vu_dev_complete */
-		if (written > elem->out_len)
-			written = (uint32_t)elem->out_len;
-		/* Live migration: the reply (and READ data) must reach the destination. */
-		vu_log_mark_iov(&d->log, &d->mem, vq_elem_out(elem), elem->out_cnt, written);
-		pthread_mutex_lock(&q->lock);
-		vq_push(&q->vq, elem->head, written);
-		if (vq_should_notify(&q->vq))
-			queue_notify(q);
-		pthread_mutex_unlock(&q->lock);
+		run->served++;
+		if (run->pool)
+			vu_pool_submit(run->pool, elem);
+		else
+			queue_serve(q, run->ctx, elem);
 	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A spin-wait hint: a sibling hyperthread gets the core meanwhile. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+enum poll_result {
+	POLL_FOUND,     /* a chain arrived */
+	POLL_TIMEOUT,   /* nothing within the budget */
+	POLL_PREEMPTED, /* we lost the CPU meanwhile: someone else needs it */
+	POLL_PAUSE,     /* the queue must stop, be disabled, or the device broke */
+};
+
+/* Look at the ring for up to @budget ns (kicks are off meanwhile). */
+static enum poll_result queue_poll(struct vu_queue *q, uint32_t budget)
+{
+	uint64_t t = now_ns(), end = t + budget;
+
+	for (;;) {
+		uint64_t prev = t;
+
+		for (unsigned i = 0; i < 32; i++) {
+			if (vq_avail_pending(&q->vq))
+				return POLL_FOUND;
+			if (queue_should_pause(q))
+				return POLL_PAUSE;
+			cpu_relax();
+		}
+		/* Let whatever else wants this CPU (a vCPU) run first... */
+		sched_yield();
+		t = now_ns();
+		/* ...and if something did, or we were preempted, stop taking its time. */
+		if (t - prev >= VU_POLL_PREEMPTED_NS)
+			return vq_avail_pending(&q->vq) ? POLL_FOUND : POLL_PREEMPTED;
+		if (t >= end)
+			return POLL_TIMEOUT;
+	}
+}
+
+/*
+ * Polling burns a CPU: on a small host the guest's vCPUs need most of them.
+ * Only max_pollers queue threads poll at the same time; the others sleep.
+ */
+static bool poller_enter(struct vu_dev *d)
+{
+	if (__atomic_add_fetch(&d->pollers, 1, __ATOMIC_RELAXED) <= d->max_pollers ||
+	    !d->max_pollers)
+		return true;
+	__atomic_sub_fetch(&d->pollers, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void poller_leave(struct vu_dev *d)
+{
+	__atomic_sub_fetch(&d->pollers, 1, __ATOMIC_RELAXED);
 }
 
 static void *queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
 	struct vu_dev *d = q->dev;
-	struct vq_elem *elem;
-	void *ctx = NULL;
+	struct queue_run run = { 0 };
+	struct vu_mem_reader *rd = NULL;
+	uint64_t dry = 0;
 
-	elem = malloc(sizeof(*elem));
-	if (!elem) {
-		vu_dev_set_broken(d, "out of memory starting a queue");
-		return NULL;
+	if (vu_mem_reader_register(&d->mem, &rd)) {
+		vu_dev_set_broken(d, "no guest-memory reader slot for a queue");
+		goto wait_stop;
 	}
-	if (d->ops->thread_init)
-		ctx = d->ops->thread_init(d->opaque, q->index);
-	log_debug("queue %u: thread started (size %u, base %u)", q->index, q->num, q->base);
+	if (q->index > 0 && d->pool_size > 0) {
+		struct vu_pool_cfg pc = {
+			.workers = d->pool_size,
+			.slots = 2 * d->pool_size + 8,
+			.init = pool_init,
+			.fini = pool_fini,
+			.run = pool_run,
+			.arg = q,
+		};
+
+		if (vu_pool_start(&pc, &run.pool) < 0) {
+			vu_dev_set_broken(d, "cannot start a queue's worker pool");
+			goto wait_stop;
+		}
+	} else {
+		run.elem = malloc(sizeof(*run.elem));
+		if (!run.elem) {
+			vu_dev_set_broken(d, "out of memory starting a queue");
+			goto wait_stop;
+		}
+		if (d->ops->thread_init)
+			run.ctx = d->ops->thread_init(d->opaque, q->index);
+	}
+	/* FORGETs on the hiprio queue are not worth a core. */
+	run.polling = d->poll_max_ns > 0 && !q->poll_mode && q->index > 0;
+	vu_poll_init(&run.poll, run.polling ? d->poll_max_ns : 0);
+	log_debug("queue %u: thread started (size %u, base %u, %u workers, polling up to %u us)",
+		  q->index, q->num, q->base, q->index > 0 ? d->pool_size : 0,
+		  run.polling ? d->poll_max_ns / 1000 : 0);
 
 	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd[2] = {
@@ -137,8 +368,39 @@ static void *queue_thread(void *arg)
 		eventfd_t v;
 		int r;
 
-		if (!queue_process(q, ctx, elem))
+		bool ok, again = false;
+
+		/* Guest pointers (chains, the rings) stay valid until the leave. */
+		vu_mem_read_enter(rd);
+		/* While we are busy or polling, kicks only cost the driver. */
+		if (run.polling)
+			vq_kicks_disable(&q->vq);
+		ok = queue_process(q, &run);
+		if (ok && run.polling && !queue_should_pause(q)) {
+			uint32_t budget = vu_poll_budget(&run.poll);
+
+			dry = now_ns();
+			if (budget && poller_enter(d)) {
+				enum poll_result pr = queue_poll(q, budget);
+
+				poller_leave(d);
+				if (pr == POLL_FOUND) {
+					vu_poll_caught(&run.poll);
+					again = true;
+				} else if (pr == POLL_PREEMPTED) {
+					vu_poll_preempted(&run.poll);
+				}
+			}
+			/* Ask for a kick, then look once more: a chain added before it would get none. */
+			if (!again && vq_kicks_enable(&q->vq))
+				again = true;
+		}
+		vu_mem_read_leave(rd);
+		vu_mem_maybe_reclaim(&d->mem);
+		if (!ok)
 			break;
+		if (again)
+			continue;
 		r = poll(pfd, q->poll_mode ? 1 : 2, q->poll_mode ? VU_POLL_MODE_MS : -1);
 		if (r < 0 && errno != EINTR) {
 			vu_dev_set_broken(d, "poll on the kick eventfd failed");
@@ -146,13 +408,24 @@ static void *queue_thread(void *arg)
 		}
 		if (pfd[0].revents & POLLIN)
 			eventfd_read(q->wake_fd, &v);
-		if (!q->poll_mode && (pfd[1].revents & POLLIN))
+		if (!q->poll_mode && (pfd[1].revents & POLLIN)) {
 			eventfd_read(q->kick_fd, &v);
+			if (run.polling)
+				vu_poll_woke(&run.poll, now_ns() - dry);
+		}
 		if (!q->poll_mode && (pfd[1].revents & (POLLERR | POLLNVAL))) {
 			vu_dev_set_broken(d, "kick eventfd failed");
 			break;
 		}
 	}
+	/* Do not leave the driver told not to kick: the ring may restart without us. */
+	vu_mem_read_enter(rd);
+	vq_kicks_enable(&q->vq);
+	vu_mem_read_leave(rd);
+	/* Jobs in flight finish before the control thread may touch the ring. */
+	if (run.pool)
+		vu_pool_stop(run.pool);
+wait_stop:
 	/* Wait for the stop request so the control thread's join is the only exit path. */
 	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd = { .fd = q->wake_fd, .events = POLLIN };
@@ -161,9 +434,15 @@ static void *queue_thread(void *arg)
 		if (poll(&pfd, 1, -1) > 0)
 			eventfd_read(q->wake_fd, &v);
 	}
-	if (d->ops->thread_fini)
-		d->ops->thread_fini(d->opaque, ctx);
-	free(elem);
+	if (run.elem && d->ops->thread_fini)
+		d->ops->thread_fini(d->opaque, run.ctx);
+	free(run.elem);
+	if (rd)
+		vu_mem_reader_unregister(&d->mem, rd);
+	q->served += run.served;
+	q->poll_caught += run.poll.caught;
+	q->poll_slept += run.poll.slept;
+	q->poll_preempted += run.poll.preempted;
 	log_debug("queue %u: thread stopped at avail %u", q->index, q->vq.last_avail_idx);
 	return NULL;
 }
@@ -207,6 +486,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 	q->running = true;
 	/* Late completions that arrived while the queue was stopped. */
 	if (q->deferred) {
+		vu_mem_read_enter(q->compl_reader);
 		while (q->deferred) {
 			struct vu_deferred *df = q->deferred;
 
@@ -215,6 +495,7 @@ static int queue_start(struct vu_dev *d, struct vu_queue *q)
 				vu_dev_set_broken(d, "malformed chain on late completion");
 			free(df);
 		}
+		vu_mem_read_leave(q->compl_reader);
 		if (vq_should_notify(&q->vq))
 			queue_notify(q);
 	}
@@ -259,7 +540,11 @@ void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void 
 	q = &d->queues[qidx];
 	pthread_mutex_lock(&q->lock);
 	if (q->running && !__atomic_load_n(&d->broken, __ATOMIC_RELAXED)) {
-		int r = vq_complete_chain(&q->vq, head, reply, len);
+		int r;
+
+		vu_mem_read_enter(q->compl_reader);
+		r = vq_complete_chain(&q->vq, head, reply, len);
+		vu_mem_read_leave(q->compl_reader);
 
 		if (r == -EPROTO)
 			vu_dev_set_broken(d, "malformed chain on late completion");
@@ -390,7 +675,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	if (max_queues < 1 || max_queues > VU_MAX_QUEUES)
 		return -EINVAL;
 	d->sock = sock;
-	d->backend_fd = -1;
+	vu_backend_init(&d->backend);
 	d->max_queues = max_queues;
 	d->ops = ops;
 	d->opaque = opaque;
@@ -406,6 +691,7 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 		q->kick_fd = q->call_fd = q->err_fd = -1;
 		q->enabled = true;
 		pthread_mutex_init(&q->lock, NULL);
+		vu_mem_reader_register(&d->mem, &q->compl_reader); /* 17 of 128 slots: cannot fail */
 		q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->wake_fd < 0) {
 			int err = -errno;
@@ -418,18 +704,36 @@ int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu
 	return 0;
 }
 
+/* One line per queue that served anything: how the load spread, how polling did. */
+static void queues_log_totals(const struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		const struct vu_queue *q = &d->queues[i];
+
+		if (q->served)
+			log_info("queue %u: %llu requests served, %llu found by polling, %llu sleeps, "
+				 "%llu polls cut short by a busy CPU",
+				 i, (unsigned long long)q->served,
+				 (unsigned long long)q->poll_caught,
+				 (unsigned long long)q->poll_slept,
+				 (unsigned long long)q->poll_preempted);
+	}
+}
+
 void vu_dev_fini(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < d->max_queues; i++)
 		queue_reset(&d->queues[i]);
+	queues_log_totals(d);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		close_fd(&d->queues[i].wake_fd);
 		pthread_mutex_destroy(&d->queues[i].lock);
+		vu_mem_reader_unregister(&d->mem, d->queues[i].compl_reader);
 	}
-	close_fd(&d->backend_fd);
+	vu_backend_fini(&d->backend);
 	vu_state_fini(&d->state);
 	vu_log_clear(&d->log);
-	vu_mem_clear(&d->mem);
+	vu_mem_fini(&d->mem);
 	pthread_mutex_destroy(&d->err_lock);
 }
 
@@ -574,6 +878,34 @@ static int set_vring_fd(struct vu_dev *d, const struct vhost_user_msg *msg, int 
 	}
 }
 
+/* Does the region at @r's gpa (our mapping of it) hold a ring of a running queue? */
+static bool region_holds_rings(struct vu_dev *d, const struct vhost_user_mem_region *r)
+{
+	uint64_t len = 1;
+	void *hva;
+	char *start, *end;
+
+	if (vu_mem_gpa_to_hva(&d->mem, r->guest_phys_addr, &len, &hva))
+		return false;
+	start = hva;
+	end = start + r->memory_size;
+	for (unsigned i = 0; i < d->max_queues; i++) {
+		const struct vu_queue *q = &d->queues[i];
+		const char *p[3];
+
+		if (!q->running)
+			continue;
+		p[0] = (const char *)q->vq.desc;
+		p[1] = (const char *)q->vq.avail;
+		p[2] = (const char *)q->vq.used;
+		for (int k = 0; k < 3; k++) {
+			if (p[k] >= start && p[k] < end)
+				return true;
+		}
+	}
+	return false;
+}
+
 static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds, unsigned nfds)
 {
 	struct vhost_user_mem_reg reg;
@@ -590,15 +922,25 @@ static int mem_reg(struct vu_dev *d, const struct vhost_user_msg *msg, int *fds,
 		log_err("vhost-user: ADD_MEM_REG with %u fds", nfds);
 		return -EINVAL;
 	}
-	queues_stop_all(d);
-	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG)
+	/*
+	 * No queue stops for this (see vu_dev.h): requests in flight keep the old
+	 * table until they finish. Only a region that holds a running ring is
+	 * different: the ring pointers were translated once, at start.
+	 */
+	if (msg->hdr.request == VHOST_USER_ADD_MEM_REG) {
 		err = vu_mem_add(&d->mem, r, fds[0]);
-	else
+	} else {
+		bool rings = region_holds_rings(d, r);
+
+		if (rings)
+			queues_stop_all(d);
 		err = vu_mem_remove(&d->mem, r);
-	if (err == -ENOENT)
-		log_err("vhost-user: REM_MEM_REG of an unknown region gpa=0x%llx",
-			(unsigned long long)r->guest_phys_addr);
-	queues_start_all(d);
+		if (err == -ENOENT)
+			log_err("vhost-user: REM_MEM_REG of an unknown region gpa=0x%llx",
+				(unsigned long long)r->guest_phys_addr);
+		if (rings)
+			queues_start_all(d);
+	}
 	return err;
 }
 
@@ -682,6 +1024,40 @@ static int vu_dev_migration_msg(struct vu_dev *d, const struct vhost_user_msg *m
 	}
 }
 
+/*
+ * GET_CONFIG: {offset, size, flags} plus size bytes; we answer the same
+ * window of our config space (zeros past its end). A failure is a reply
+ * with no payload (the spec's way; QEMU then reports the error).
+ */
+static int get_config(struct vu_dev *d, const struct vhost_user_msg *msg, unsigned nfds,
+		      struct vhost_user_msg *reply)
+{
+	struct vhost_user_config c;
+
+	reply->hdr.size = 0;
+	if (msg->hdr.size < VHOST_USER_CONFIG_HDR_SIZE || nfds) {
+		log_err("vhost-user: GET_CONFIG with %u bytes, %u fds", msg->hdr.size, nfds);
+		return -EINVAL;
+	}
+	memcpy(&c, &msg->payload.config, VHOST_USER_CONFIG_HDR_SIZE);
+	if (!d->config_len) {
+		log_err("vhost-user: GET_CONFIG but the device has no config space (no --tag)");
+		return -EOPNOTSUPP;
+	}
+	if (c.offset > VHOST_USER_MAX_CONFIG_SIZE || c.size > VHOST_USER_MAX_CONFIG_SIZE - c.offset ||
+	    msg->hdr.size != VHOST_USER_CONFIG_HDR_SIZE + c.size) {
+		log_err("vhost-user: GET_CONFIG offset %u size %u in a %u-byte message", c.offset,
+			c.size, msg->hdr.size);
+		return -EINVAL;
+	}
+	reply->payload.config.offset = c.offset;
+	reply->payload.config.size = c.size;
+	reply->payload.config.flags = 0;
+	memcpy(reply->payload.config.region, d->config + c.offset, c.size);
+	reply->hdr.size = VHOST_USER_CONFIG_HDR_SIZE + c.size;
+	return 0;
+}
+
 int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsigned nfds,
 		    struct vhost_user_msg *reply, bool *has_reply)
 {
@@ -710,7 +1086,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		if (req == VHOST_USER_GET_FEATURES)
 			reply->payload.u64 = vu_dev_features();
 		else if (req == VHOST_USER_GET_PROTOCOL_FEATURES)
-			reply->payload.u64 = vu_dev_protocol_features();
+			reply->payload.u64 = vu_dev_offered_protocol_features(d);
 		else if (req == VHOST_USER_GET_QUEUE_NUM)
 			reply->payload.u64 = d->max_queues;
 		else if (req == VHOST_USER_GET_MAX_MEM_SLOTS)
@@ -729,9 +1105,12 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		queues_start_all(d);
 		break;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
-		err = feature_bits(msg, nfds, vu_dev_protocol_features());
-		if (!err)
-			d->protocol_features = msg->payload.u64;
+		err = feature_bits(msg, nfds, vu_dev_offered_protocol_features(d));
+		if (!err) {
+			__atomic_store_n(&d->protocol_features, msg->payload.u64, __ATOMIC_RELAXED);
+			vu_backend_set_reply_ack(&d->backend,
+						 has_protocol_feature(d, VHOST_USER_PROTOCOL_F_REPLY_ACK));
+		}
 		break;
 	case VHOST_USER_SET_OWNER:
 		err = expect(msg, 0, nfds, 0);
@@ -846,8 +1225,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		err = expect(msg, 0, nfds, 1);
 		if (err)
 			break;
-		close_fd(&d->backend_fd);
-		d->backend_fd = fds[0];
+		vu_backend_set_fd(&d->backend, fds[0]);
 		fds[0] = -1;
 		break;
 	case VHOST_USER_SET_LOG_BASE:
@@ -855,6 +1233,20 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 	case VHOST_USER_SET_DEVICE_STATE_FD:
 	case VHOST_USER_CHECK_DEVICE_STATE:
 		err = vu_dev_migration_msg(d, msg, fds, nfds, reply, has_reply);
+		break;
+	case VHOST_USER_GET_CONFIG:
+		err = get_config(d, msg, nfds, reply);
+		*has_reply = true; /* a failure is an empty payload */
+		break;
+	case VHOST_USER_GET_SHMEM_CONFIG:
+		err = expect(msg, 0, nfds, 0);
+		if (err)
+			break;
+		*has_reply = true;
+		reply->hdr.size = sizeof(struct vhost_user_shmem_config);
+		memset(&reply->payload.shmem_config, 0, sizeof(reply->payload.shmem_config));
+		reply->payload.shmem_config.nregions = d->shm_size ? 1 : 0;
+		reply->payload.shmem_config.memory_sizes[0] = d->shm_size;
 		break;
 	case VHOST_USER_SET_STATUS:
 		err = expect(msg, sizeof(uint64_t), nfds, 0);

@@ -6,10 +6,17 @@
  * struct vu_dev_ops). Knows nothing of FUSE.
  *
  * Threads and locking: the control thread (vu_dev_run/vu_dev_dispatch) owns
- * all configuration. It changes the memory table or a running queue only
- * after stopping the queue threads concerned (they finish the request in
- * hand first), so the request path takes no lock. Queue threads share only
- * the "broken" flag (atomic).
+ * all configuration. It changes a running queue only after stopping the
+ * queue threads concerned (they finish the request in hand first), so the
+ * request path takes no lock. Queue threads share only the "broken" flag
+ * (atomic). Guest memory regions are added and removed (ADD/REM_MEM_REG)
+ * without stopping anything: each queue thread is a vu_mem reader that
+ * enters a read section around each request, and a removed region stays
+ * mapped until no request that could see it is left (vu_mem.h). This is
+ * what keeps DAX from deadlocking: QEMU sends REM_MEM_REG and waits for our
+ * ack before it answers the SHMEM_UNMAP a queue thread is waiting for.
+ * Worker threads that serve requests off the queue thread must register
+ * their own reader and enter/leave a read section around each request.
  *
  * Broken and back: a malformed ring (or a failing handler) marks the whole
  * device broken: every queue stops serving, the error eventfds are
@@ -29,6 +36,7 @@
 
 #include "vhost_user.h"
 #include "vq.h"
+#include "vu_backend.h"
 #include "vu_log.h"
 #include "vu_mem.h"
 #include "vu_state.h"
@@ -96,6 +104,8 @@ struct vu_queue {
 	 */
 	pthread_mutex_t lock;
 	struct vu_deferred *deferred; /* completions that arrived while stopped */
+	/* Guest-memory reader for late completions (used under @lock). */
+	struct vu_mem_reader *compl_reader;
 
 	/* The running thread, if any. */
 	bool running;
@@ -103,11 +113,17 @@ struct vu_queue {
 	int wake_fd;  /* eventfd: tells the thread to look at @stop */
 	bool stop;    /* atomic */
 	struct vq vq; /* owned by the thread while running */
+
+	/* Totals of the thread's past runs (written by it just before it exits). */
+	uint64_t served;      /* chains popped */
+	uint64_t poll_caught; /* chains that adaptive polling found */
+	uint64_t poll_slept;  /* times the thread slept on the kick eventfd */
+	uint64_t poll_preempted; /* polls cut short because another thread needed the CPU */
 };
 
 struct vu_dev {
 	int sock;
-	int backend_fd; /* SET_BACKEND_REQ_FD channel, -1 if none */
+	struct vu_backend backend; /* SET_BACKEND_REQ_FD channel */
 	uint64_t features;
 	uint64_t protocol_features;
 	uint8_t status;
@@ -120,6 +136,16 @@ struct vu_dev {
 	void *opaque;
 	/* Protects every queue's err_fd: queue threads signal it, the control thread swaps it. */
 	pthread_mutex_t err_lock;
+	/* Device config space (GET_CONFIG), offered with PROTOCOL_F_CONFIG when set. */
+	uint8_t config[VHOST_USER_MAX_CONFIG_SIZE];
+	uint32_t config_len;
+	/* Shared memory region 0 (GET_SHMEM_CONFIG), offered with PROTOCOL_F_SHMEM when set. */
+	uint64_t shm_size;
+	/* Request-path tuning, set after vu_dev_init, before vu_dev_run. */
+	unsigned pool_size;   /* workers per request queue; 0: serve in the queue thread */
+	uint32_t poll_max_ns; /* adaptive polling bound; 0: sleep on the kick fd at once */
+	unsigned max_pollers; /* queue threads that may poll at once; 0: any number */
+	unsigned pollers;     /* atomic: queue threads polling now */
 	struct vu_log log;     /* dirty-page log (live migration), changed with queues stopped */
 	struct vu_state state; /* device-state transfer (live migration) */
 };
@@ -127,6 +153,9 @@ struct vu_dev {
 /* Features we offer in GET_FEATURES and GET_PROTOCOL_FEATURES. */
 uint64_t vu_dev_features(void);
 uint64_t vu_dev_protocol_features(void);
+
+/* Protocol features offered by this device (the above plus CONFIG, SHMEM when set up). */
+uint64_t vu_dev_offered_protocol_features(const struct vu_dev *d);
 
 /* Set up @d to serve connected socket @sock (not owned). Returns 0 or -errno. */
 int vu_dev_init(struct vu_dev *d, int sock, unsigned max_queues, const struct vu_dev_ops *ops,
@@ -159,6 +188,24 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
  */
 void vu_dev_complete(struct vu_dev *d, unsigned qidx, uint16_t head, const void *reply,
 		     size_t len);
+
+/*
+ * Before vu_dev_run: the device's config space (@len <= VHOST_USER_MAX_CONFIG_SIZE,
+ * answered to GET_CONFIG) and the size of its shared memory region 0
+ * (GET_SHMEM_CONFIG; 0 = none). Returns 0 or -EINVAL.
+ */
+int vu_dev_set_config(struct vu_dev *d, const void *config, size_t len);
+void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size);
+
+/*
+ * Send a request on the backend channel and wait for its status (see
+ * vu_backend.h), from any thread. -EOPNOTSUPP unless the frontend
+ * negotiated BACKEND_REQ (and BACKEND_SEND_FD when @fd >= 0).
+ */
+int vu_dev_backend_request(struct vu_dev *d, uint32_t req, const void *payload, uint32_t size,
+			   int fd);
+/* Did the frontend negotiate protocol feature @bit? */
+bool vu_dev_has_protocol_feature(const struct vu_dev *d, unsigned bit);
 
 /*
  * Mark the device broken (log @why once, signal every error eventfd);

@@ -94,13 +94,18 @@ void vu_log_mark(struct vu_log *l, uint64_t gpa, uint64_t len)
 	}
 }
 
-/* Guest-physical address of host pointer @hva with *@len contiguous bytes (reduced to fit). */
+/*
+ * Guest-physical address of host pointer @hva with *@len contiguous bytes
+ * (reduced to fit). The caller is in a memory read section (vu_mem.h), as
+ * every request-path writer is, so the table stays valid.
+ */
 static int hva_to_gpa(const struct vu_mem *m, const void *hva, uint64_t *len, uint64_t *gpa)
 {
+	const struct vu_mem_table *t = __atomic_load_n(&m->cur, __ATOMIC_ACQUIRE);
 	uintptr_t a = (uintptr_t)hva;
 
-	for (unsigned i = 0; i < m->nregions; i++) {
-		const struct vu_mem_region *r = &m->regions[i];
+	for (unsigned i = 0; t && i < t->n; i++) {
+		const struct vu_mem_region *r = &t->r[i];
 		uintptr_t start = (uintptr_t)r->hva;
 
 		if (a >= start && a - start < r->size) {

@@ -83,7 +83,8 @@ refuse "invalid compat value 'often' for '-o cache'" "${base[@]}" -o cache=often
 refuse "'-o source' needs a value" --fd=5 -o source
 refuse "'-o timeout'" "${base[@]}" -o timeout=1.5
 refuse "unknown option '--bogus'" "${base[@]}" --bogus
-refuse "--tag: not supported" "${base[@]}" --tag=x
+refuse "--tag needs 1 to 36 bytes" "${base[@]}" --tag=0123456789012345678901234567890123456
+refuse "must be 0 or a power of two" "${base[@]}" --dax-window=3M
 refuse "unknown --migration-mode 'x'" "${base[@]}" --migration-mode=x
 refuse "--socket-group cannot be used with --fd" --fd=5 --shared-dir="$T/share" --socket-group=root
 refuse "missing --shared-dir (or -o source=)" --fd=5 -o xattr

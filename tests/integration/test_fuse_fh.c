@@ -76,6 +76,9 @@ static unsigned walk_dir(struct h *h, uint64_t dir)
 		size_t pos = 0;
 		int len = fe_fuse_readdirplus(h->fe, dir, oo.fh, off, buf, sizeof(buf));
 
+		/* At the inode cap the listing stops with ENFILE at the first entry it cannot give. */
+		if (len == -ENFILE)
+			break;
 		H_OK(h, len);
 		if (len == 0)
 			break;

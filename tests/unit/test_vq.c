@@ -667,6 +667,61 @@ static void test_sizes(void **state)
 	assert_int_equal(vq_desc_size(VQ_MAX_SIZE), 16ull * VQ_MAX_SIZE);
 }
 
+
+/* virtio 2.7.10: the device-side "do not kick" of a polling queue, and the re-check before sleeping. */
+static void test_kicks_off_event_idx(void **state)
+{
+	struct fixture *f = *state;
+
+	f->avail->idx = 5;
+	start(f, 8, 5, true, false);
+	assert_int_equal(avail_event(f), 5); /* setup asks for kicks */
+	vq_kicks_disable(&f->q);
+	/* One behind: vring_need_event() is false for any addition from here. */
+	assert_int_equal(avail_event(f), 4);
+	assert_false(vring_need_event(avail_event(f), 6, 5));
+	assert_false(vring_need_event(avail_event(f), 5 + 8, 5));
+	assert_false(vq_avail_pending(&f->q));
+	/* Empty pops with kicks off do not ask for one. */
+	assert_int_equal(vq_pop(&f->q, f->e), 0);
+	assert_int_equal(avail_event(f), 4);
+	/* Pops trail the index. */
+	set_desc(f->desc, 1, BUF_GPA, 1, 0, 0);
+	avail_add(f, 1);
+	assert_true(vq_avail_pending(&f->q));
+	assert_int_equal(vq_pop(&f->q, f->e), 1);
+	assert_int_equal(avail_event(f), 5);
+	assert_false(vring_need_event(avail_event(f), 7, 6));
+	/* Enabling asks for the next one and reports what came meanwhile. */
+	assert_false(vq_kicks_enable(&f->q));
+	assert_int_equal(avail_event(f), 6);
+	assert_true(vring_need_event(avail_event(f), 7, 6));
+	vq_kicks_disable(&f->q);
+	avail_add(f, 1); /* the driver adds without kicking */
+	assert_true(vq_kicks_enable(&f->q)); /* not stranded: the caller pops it */
+	assert_int_equal(vq_pop(&f->q, f->e), 1);
+	assert_int_equal(vq_pop(&f->q, f->e), 0);
+}
+
+static void test_kicks_off_flags(void **state)
+{
+	struct fixture *f = *state;
+
+	f->used->flags = 0;
+	start(f, 8, 0, false, false);
+	vq_kicks_disable(&f->q);
+	assert_int_equal(f->used->flags, VRING_USED_F_NO_NOTIFY);
+	avail_add(f, 0);
+	set_desc(f->desc, 0, BUF_GPA, 1, 0, 0);
+	assert_true(vq_kicks_enable(&f->q));
+	assert_int_equal(f->used->flags, 0);
+	/* A ring set up again after a stop in the middle of polling may be kicked again. */
+	vq_kicks_disable(&f->q);
+	start(f, 8, 0, false, false);
+	assert_int_equal(f->used->flags, 0);
+	assert_false(f->q.kicks_off);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -691,6 +746,8 @@ int main(void)
 		T(test_notify_no_event_idx),
 		T(test_notify_event_idx),
 		T(test_notify_event_idx_wrap),
+		T(test_kicks_off_event_idx),
+		T(test_kicks_off_flags),
 		cmocka_unit_test(test_sizes),
 	};
 

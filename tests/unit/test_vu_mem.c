@@ -55,7 +55,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	vu_mem_clear(&f->m);
+	vu_mem_fini(&f->m);
 	close(f->fd);
 	close(f->fd2);
 	free(f);
@@ -85,7 +85,7 @@ static void test_translate(void **state)
 	void *hva = NULL;
 
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd), 0);
-	assert_int_equal(f->m.nregions, 1);
+	assert_int_equal(vu_mem_nregions(&f->m), 1);
 
 	/* Start of the region is byte OFF0 of the fd. */
 	len = 16;
@@ -183,7 +183,7 @@ static void test_add_rejects(void **state)
 	/* Bad fd: the mmap errno, nothing added. */
 	r = reg(GPA0, 0x2000, QVA0, 0);
 	assert_int_equal(vu_mem_add(&f->m, &r, -1), -EBADF);
-	assert_int_equal(f->m.nregions, 0);
+	assert_int_equal(vu_mem_nregions(&f->m), 0);
 	/* The fd is not consumed. */
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd), 0);
 	assert_true(unit_fd_open(f->fd));
@@ -210,13 +210,13 @@ static void test_overlap(void **state)
 	/* gpa free but qva overlapping. */
 	r = reg(0x100000, 0x1000, 0x7f000001f000, 0);
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd), -EINVAL);
-	assert_int_equal(f->m.nregions, 1);
+	assert_int_equal(vu_mem_nregions(&f->m), 1);
 	/* Adjacent on both sides is fine. */
 	r = reg(0x20000, 0x1000, 0x7f0000020000, 0);
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd2), 0);
 	r = reg(0xf000, 0x1000, 0x7f000000f000, 0);
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd2), 0);
-	assert_int_equal(f->m.nregions, 3);
+	assert_int_equal(vu_mem_nregions(&f->m), 3);
 }
 
 /*
@@ -262,7 +262,7 @@ static void test_overlap_at_top(void **state)
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd2), -EINVAL);
 	r = reg(0x7000000, 0x1000, UINT64_MAX - 0x1800, 0);
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd2), -EINVAL);
-	assert_int_equal(f->m.nregions, 1);
+	assert_int_equal(vu_mem_nregions(&f->m), 1);
 }
 
 static void test_two_regions_contig(void **state)
@@ -312,7 +312,7 @@ static void test_remove(void **state)
 	r = reg(0x10001, 0x2000, 0x500000, 0);
 	assert_int_equal(vu_mem_remove(&f->m, &r), -ENOENT);
 	assert_int_equal(vu_mem_remove(&f->m, &b), 0);
-	assert_int_equal(f->m.nregions, 2);
+	assert_int_equal(vu_mem_nregions(&f->m), 2);
 	assert_int_equal(vu_mem_remove(&f->m, &b), -ENOENT);
 	len = 1;
 	assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x10000, &len, &hva), -EFAULT);
@@ -329,7 +329,7 @@ static void test_remove(void **state)
 	assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x10000, &len, &hva), 0);
 	assert_int_equal(*(uint8_t *)hva, pat2(0));
 	vu_mem_clear(&f->m);
-	assert_int_equal(f->m.nregions, 0);
+	assert_int_equal(vu_mem_nregions(&f->m), 0);
 	len = 1;
 	assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x0, &len, &hva), -EFAULT);
 }
@@ -342,10 +342,10 @@ static void test_max_slots(void **state)
 	void *hva;
 
 	for (unsigned i = 0; i < VU_MEM_MAX_SLOTS; i++) {
-		r = reg(i * 0x10000ull, 0x1000, 0x1000000 + i * 0x10000ull, i * 0x1000ull);
+		r = reg(i * 0x10000ull, 0x1000, 0x40000000 + i * 0x10000ull, (i % 256) * 0x1000ull);
 		assert_int_equal(vu_mem_add(&f->m, &r, f->fd), 0);
 	}
-	assert_int_equal(f->m.nregions, VU_MEM_MAX_SLOTS);
+	assert_int_equal(vu_mem_nregions(&f->m), VU_MEM_MAX_SLOTS);
 	r = reg(0x10000000, 0x1000, 0x20000000, 0);
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd), -ENOSPC);
 	for (unsigned i = 0; i < VU_MEM_MAX_SLOTS; i++) {
@@ -360,6 +360,147 @@ static void test_max_slots(void **state)
 	assert_int_equal(vu_mem_add(&f->m, &r, f->fd), 0);
 }
 
+/*
+ * 512 regions added in a scrambled order, each backed by its own page of
+ * the fd: every address finds its own region (binary search on both
+ * indexes), gaps find none, and removing every other one keeps the rest.
+ */
+static void test_many_slots_sorted(void **state)
+{
+	struct fixture *f = *state;
+	struct vhost_user_mem_region r;
+	uint64_t len;
+	void *hva;
+
+	for (unsigned k = 0; k < VU_MEM_MAX_SLOTS; k++) {
+		unsigned i = (k * 197u) % VU_MEM_MAX_SLOTS; /* 197 is prime to 512 */
+
+		/* gpa ascending with i, qva descending: the two indexes differ. */
+		r = reg(0x100000ull + i * 0x2000ull, 0x1000,
+			0x7f0000000000ull - i * 0x2000ull, (i % 256) * 0x1000ull);
+		assert_int_equal(vu_mem_add(&f->m, &r, f->fd), 0);
+	}
+	assert_int_equal(vu_mem_nregions(&f->m), VU_MEM_MAX_SLOTS);
+	r = reg(0x10000000, 0x1000, 0x20000000, 0);
+	assert_int_equal(vu_mem_add(&f->m, &r, f->fd), -ENOSPC);
+	for (unsigned i = 0; i < VU_MEM_MAX_SLOTS; i++) {
+		len = 0x2000;
+		assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x100000ull + i * 0x2000ull + 7, &len, &hva),
+				 0);
+		assert_int_equal(len, 0x1000 - 7);
+		assert_int_equal(*(uint8_t *)hva, pat1((i % 256) * 0x1000ull + 7));
+		len = 1;
+		assert_int_equal(vu_mem_qva_to_hva(&f->m, 0x7f0000000000ull - i * 0x2000ull + 9, &len,
+						   &hva), 0);
+		assert_int_equal(*(uint8_t *)hva, pat1((i % 256) * 0x1000ull + 9));
+		/* The gap after each region. */
+		len = 1;
+		assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x100000ull + i * 0x2000ull + 0x1000, &len,
+						   &hva), -EFAULT);
+		len = 1;
+		assert_int_equal(vu_mem_qva_to_hva(&f->m, 0x7f0000000000ull - i * 0x2000ull + 0x1000,
+						   &len, &hva), -EFAULT);
+	}
+	/* Overlaps are found among many neighbours. */
+	r = reg(0x100000ull + 100 * 0x2000ull + 0xfff, 0x10, 0x10000000, 0);
+	assert_int_equal(vu_mem_add(&f->m, &r, f->fd), -EINVAL);
+	for (unsigned i = 0; i < VU_MEM_MAX_SLOTS; i += 2) {
+		r = reg(0x100000ull + i * 0x2000ull, 0x1000, 0, 0);
+		assert_int_equal(vu_mem_remove(&f->m, &r), 0);
+	}
+	assert_int_equal(vu_mem_nregions(&f->m), VU_MEM_MAX_SLOTS / 2);
+	for (unsigned i = 0; i < VU_MEM_MAX_SLOTS; i++) {
+		len = 1;
+		assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x100000ull + i * 0x2000ull, &len, &hva),
+				 i % 2 ? 0 : -EFAULT);
+		len = 1;
+		assert_int_equal(vu_mem_qva_to_hva(&f->m, 0x7f0000000000ull - i * 0x2000ull, &len, &hva),
+				 i % 2 ? 0 : -EFAULT);
+	}
+	assert_int_equal(vu_mem_pending(&f->m), 0);
+}
+
+/*
+ * Read-copy-update: a reader inside its section keeps seeing the mapping it
+ * translated after the region is removed; the change does not wait for it,
+ * and the mapping goes when the reader leaves.
+ */
+static void test_reader_defers_unmap(void **state)
+{
+	struct fixture *f = *state;
+	struct vhost_user_mem_region a = reg(0x0, 0x1000, 0x400000, 0);
+	struct vhost_user_mem_region b = reg(0x10000, 0x1000, 0x500000, 0);
+	struct vu_mem_reader *rd, *idle;
+	volatile uint8_t *p;
+	uint64_t len = 1;
+	void *hva;
+
+	assert_int_equal(vu_mem_reader_register(&f->m, &rd), 0);
+	assert_int_equal(vu_mem_reader_register(&f->m, &idle), 0);
+	assert_int_equal(vu_mem_add(&f->m, &a, f->fd), 0);
+	assert_int_equal(vu_mem_add(&f->m, &b, f->fd2), 0);
+	assert_int_equal(vu_mem_pending(&f->m), 0); /* no reader inside: freed at once */
+
+	vu_mem_read_enter(rd);
+	assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x10000, &len, &hva), 0);
+	p = hva;
+	assert_int_equal(vu_mem_remove(&f->m, &b), 0); /* returns at once */
+	assert_int_equal(vu_mem_pending(&f->m), 1);
+	/* New translations miss; the old pointer still reads the fd's data. */
+	len = 1;
+	assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x10000, &len, &hva), -EFAULT);
+	assert_int_equal(p[0], pat2(0));
+	/* More changes while the reader is inside: all wait. */
+	assert_int_equal(vu_mem_add(&f->m, &b, f->fd2), 0);
+	assert_int_equal(vu_mem_pending(&f->m), 2);
+	/* The idle reader entering now sees the new table and does not hold the old ones. */
+	vu_mem_read_enter(idle);
+	vu_mem_read_leave(rd);
+	vu_mem_reclaim(&f->m);
+	assert_int_equal(vu_mem_pending(&f->m), 0);
+	len = 1;
+	assert_int_equal(vu_mem_gpa_to_hva(&f->m, 0x10000, &len, &hva), 0);
+	vu_mem_read_leave(idle);
+	/* A clear while a reader is inside is deferred as well. */
+	vu_mem_read_enter(rd);
+	vu_mem_clear(&f->m);
+	assert_int_equal(vu_mem_nregions(&f->m), 0);
+	assert_int_equal(vu_mem_pending(&f->m), 1);
+	vu_mem_read_leave(rd);
+	vu_mem_reader_unregister(&f->m, rd);
+	vu_mem_reader_unregister(&f->m, idle);
+	assert_int_equal(vu_mem_pending(&f->m), 0);
+}
+
+/* A file-backed region may end inside the file's last page, not past it (SIGBUS). */
+static void test_region_past_eof(void **state)
+{
+	struct fixture *f = *state;
+	int fd = unit_memfd(5000);
+	struct vhost_user_mem_region r = reg(0x0, 8192, 0x400000, 0);
+
+	(void)f;
+	assert_int_equal(vu_mem_add(&f->m, &r, fd), 0);
+	r = reg(0x10000, 4096, 0x500000, 8192);
+	assert_int_equal(vu_mem_add(&f->m, &r, fd), -EINVAL);
+	r = reg(0x10000, 12288, 0x500000, 0);
+	assert_int_equal(vu_mem_add(&f->m, &r, fd), -EINVAL);
+	close(fd);
+}
+
+static void test_reader_slots(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_mem_reader *rd[VU_MEM_MAX_READERS], *extra;
+
+	for (unsigned i = 0; i < VU_MEM_MAX_READERS; i++)
+		assert_int_equal(vu_mem_reader_register(&f->m, &rd[i]), 0);
+	assert_int_equal(vu_mem_reader_register(&f->m, &extra), -ENOSPC);
+	vu_mem_reader_unregister(&f->m, rd[5]);
+	assert_int_equal(vu_mem_reader_register(&f->m, &extra), 0);
+	assert_ptr_equal(extra, rd[5]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +511,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_regions_contig, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_slots_sorted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_defers_unmap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_past_eof, setup, teardown),
 	};
 
 	unit_log_init();
