@@ -502,7 +502,7 @@ static bool marked(const uint8_t *log, uint64_t gpa)
  * pattern unique to each read) is marked; the log holds little else; with
  * logging off nothing is marked.
  */
-static void test_dirty_log(void **state)
+static void dirty_log(void **state, const char *extra)
 {
 	struct h *h = *state;
 	struct fuse_entry_out ea;
@@ -511,9 +511,14 @@ static void test_dirty_log(void **state)
 	static char data[256 * 1024], back[256 * 1024];
 	int logfd;
 	uint8_t *log;
+	char *t;
 
 	if (!h_is(h, "vufsd"))
 		skip();
+	if (asprintf(&t, "%s %s", h->tmpl, extra) < 0)
+		fail_msg("out of memory");
+	free(h->tmpl);
+	h->tmpl = t;
 	opts_mig(&o);
 	o.mem_size = MEMSZ;
 	h_start(h, &o, true);
@@ -572,6 +577,17 @@ static void test_dirty_log(void **state)
 	close(logfd);
 }
 
+static void test_dirty_log(void **state)
+{
+	dirty_log(state, "");
+}
+
+/* Replies written by pool workers (--thread-pool-size) are logged too. */
+static void test_dirty_log_pool(void **state)
+{
+	dirty_log(state, "--thread-pool-size=2");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup_lazy, h_teardown)
 
 int main(void)
@@ -588,6 +604,7 @@ int main(void)
 		T(test_waiting_lock_answered),
 		T(test_refused_streams),
 		T(test_dirty_log),
+		T(test_dirty_log_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
