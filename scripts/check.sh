@@ -98,7 +98,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 stage "fuzz smoke (${FUZZ_SMOKE_SECONDS}s per target)"
 if [ -x fuzz/run.sh ]; then
-	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend; do
+	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend fuzz_migr; do
 		if fuzz/run.sh "$t" "$FUZZ_SMOKE_SECONDS"; then
 			passed=$((passed + 1)); echo "fuzz $t: passed"
 		else
