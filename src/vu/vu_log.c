@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -41,11 +42,20 @@ int vu_log_set_base(struct vu_log *l, uint64_t mmap_size, uint64_t mmap_offset, 
 {
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t delta, map_size;
+	struct stat st;
 	void *p;
 
 	if (!mmap_size || mmap_size > VU_LOG_MAX_BYTES || mmap_offset > UINT64_MAX - mmap_size) {
 		log_err("vhost-user: SET_LOG_BASE with size %llu at offset %llu",
 			(unsigned long long)mmap_size, (unsigned long long)mmap_offset);
+		return -EINVAL;
+	}
+	/* A log past the end of its file would SIGBUS on the first mark there. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size < mmap_offset + mmap_size) {
+		log_err("vhost-user: SET_LOG_BASE of %llu bytes at offset %llu exceeds its "
+			"%lld-byte file", (unsigned long long)mmap_size,
+			(unsigned long long)mmap_offset, (long long)st.st_size);
 		return -EINVAL;
 	}
 	/* mmap needs a page-aligned offset: map from the page below and skip the difference. */
