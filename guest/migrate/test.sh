@@ -3,8 +3,8 @@
 # runs twice on this machine: the source, and the destination started with -incoming; each has
 # its own vufsd on the same shared directory. A Linux 6.12 guest (virtio_pci and virtiofs built
 # in; from get-qemu10's cache) runs guest/migrate/vufs-mig.c, which holds a cwd in the share,
-# a file open for reading, one for appending, one the host may rename, a half-read directory
-# and a POSIX lock. The host migrates it through QMP (UNIX socket), quits the source (its
+# a file open for reading, one for appending, one the host may rename, a half-read directory,
+# a POSIX lock and a flock. The host migrates it through QMP (UNIX socket), quits the source (its
 # daemon must exit cleanly), then tells the guest (a file "migrated" in the share) and the
 # guest checks everything on the destination, including every byte it read while QEMU copied
 # memory, and prints "N passed, N failed".
@@ -108,6 +108,7 @@ PY
 	: >"$share/work/append.log"
 	echo rename-me >"$share/work/renamed.txt"
 	: >"$share/work/lock.bin"
+	: >"$share/work/flock.bin"
 	for i in $(seq 1 "$NLIST"); do : >"$share/work/list/entry-$i"; done
 
 	local common=(--shared-dir="$share" --cache=never --migration-mode="$mode" "${extra[@]}")

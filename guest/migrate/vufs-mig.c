@@ -5,8 +5,8 @@
  * statically and run from the initramfs. It takes what a migration must carry over: a cwd in
  * the share, a file open for reading (read in full passes; the daemon runs with --cache=never, so each READ goes to
  * the daemon, straight into this process's buffer, while QEMU copies memory), a file open for
- * appending, a file the host may rename during the switch, a directory read halfway, and a
- * POSIX lock. It prints MIG-READY, keeps reading and appending until the host creates
+ * appending, a file the host may rename during the switch, a directory read halfway, a
+ * POSIX lock and a flock(). It prints MIG-READY, keeps reading and appending until the host creates
  * "migrated" (after the switch, on the destination), then checks everything and prints
  * "N passed, N failed".
  */
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 	static unsigned char buf[CHUNK] __attribute__((aligned(4096)));
 	char path[256], line[64];
 	uint64_t want = 0, h = 0xcbf29ce484222325ull;
-	int fr, fa, fren, dfd, fl, nlist = 0, passes = 0, bad_passes = 0, ticks = 0;
+	int fr, fa, fren, dfd, fl, ff, nlist = 0, passes = 0, bad_passes = 0, ticks = 0;
 	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat st;
 	FILE *f;
@@ -106,11 +107,12 @@ int main(int argc, char **argv)
 	fren = open("renamed.txt", O_RDONLY);
 	dfd = open("list", O_RDONLY | O_DIRECTORY);
 	fl = open("lock.bin", O_RDWR);
-	if (fr < 0 || fa < 0 || fren < 0 || dfd < 0 || fl < 0) {
+	ff = open("flock.bin", O_RDONLY);
+	if (fr < 0 || fa < 0 || fren < 0 || dfd < 0 || fl < 0 || ff < 0) {
 		perror("vufs-mig: open");
 		return 2;
 	}
-	if (fcntl(fl, F_SETLK, &lk) < 0) {
+	if (fcntl(fl, F_SETLK, &lk) < 0 || flock(ff, LOCK_EX | LOCK_NB) < 0) {
 		perror("vufs-mig: lock");
 		return 2;
 	}
@@ -222,6 +224,27 @@ int main(int argc, char **argv)
 		check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "the lock held across the switch still excludes another process");
 	}
+	/* the flock too */
+	{
+		pid_t pid = fork();
+		int status = 0;
+
+		if (pid == 0) {
+			int fd = open("flock.bin", O_RDONLY);
+
+			for (int i = 0; i < 50; i++) {
+				if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+					_exit(0);
+				flock(fd, LOCK_UN);
+				usleep(100000);
+			}
+			_exit(1);
+		}
+		waitpid(pid, &status, 0);
+		check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the flock held across the switch still excludes another process");
+	}
+	check(flock(ff, LOCK_UN) == 0 && close(ff) == 0, "the flock is released");
 	lk.l_type = F_UNLCK;
 	check(fcntl(fl, F_SETLK, &lk) == 0, "the lock is released");
 	check(close(fr) == 0 && close(fa) == 0 && close(fren) == 0 && close(dfd) == 0 &&
