@@ -89,17 +89,27 @@ static void save_inode(void *obj, uint64_t id, void *arg)
 	uint64_t mnt;
 	int fd = in->fd, tmp = -1, err;
 
-	if (c->err || id == PT_ROOT_ID || !in->nlookup || in->unhashed) {
-		if (in->unhashed && in->nlookup)
-			c->stats->lost_inodes++; /* deleted, number reused: the guest only forgets it */
+	if (c->err || id == PT_ROOT_ID || !in->nlookup)
 		return;
-	}
 	mi.nodeid = id;
 	mi.nlookup = in->nlookup;
 	mi.mode = in->type;
 	mi.dev = in->dev;
 	mi.ino = in->ino;
 	mi.mnt_id = in->mnt_id;
+	if (in->unhashed) {
+		/*
+		 * Deleted, its number reused: nothing leads to it. Sent without a
+		 * way back, so the destination applies its error policy and never
+		 * hands this nodeid out for another file.
+		 */
+		log_warn("migration: nodeid 0x%llx (ino %llu) was deleted on the host",
+			 (unsigned long long)id, (unsigned long long)in->ino);
+		c->stats->lost_inodes++;
+		c->err = migr_state_add_inode(c->st, &mi);
+		c->stats->inodes++;
+		return;
+	}
 	if (fd < 0 && in->fh) {
 		tmp = pt_mounts_open(&c->fs->mounts, in->mnt_id, in->fh, 0);
 		fd = tmp;
