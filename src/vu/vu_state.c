@@ -2,6 +2,7 @@
 #include "vu_state.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,10 +25,37 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/*
+ * The frontend reads or writes the other end while we stream; one that
+ * stops for this long has gone away (a CHECK_DEVICE_STATE waiting for us
+ * must not hang the control thread for ever).
+ */
+#define VU_STATE_IDLE_MS 60000
+
+/* Wait until @fd is ready for @events. 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	do {
+		r = poll(&p, 1, VU_STATE_IDLE_MS);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r ? 0 : -ETIMEDOUT;
+}
+
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n;
+		int err = wait_fd(fd, POLLOUT);
+
+		if (err)
+			return err;
+		/* A pipe that polls writable takes PIPE_BUF bytes without blocking. */
+		n = write(fd, p, len < 4096 ? len : 4096);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -63,6 +91,11 @@ static int read_all(int fd, uint8_t **out, size_t *outlen)
 			}
 			buf = nb;
 			cap = ncap;
+		}
+		n = wait_fd(fd, POLLIN);
+		if (n < 0) {
+			free(buf);
+			return (int)n;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
