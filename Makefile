@@ -40,7 +40,7 @@ bench: build
 	@scripts/bench.sh
 
 fuzz: deps
-	@for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend; do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+	@for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend fuzz_pt_devnode fuzz_pt_xattrmap fuzz_fuse_secctx; do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz build-tsan
