@@ -34,6 +34,9 @@ enum {
 	OPT_SECCOMP,
 	OPT_MODCAPS,
 	OPT_RLIMIT_NOFILE,
+	OPT_METRICS,
+	OPT_WRITEBACK,
+	OPT_NO_WRITEBACK,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +60,9 @@ static const struct option long_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "writeback", no_argument, NULL, OPT_WRITEBACK },
+	{ "no-writeback", no_argument, NULL, OPT_NO_WRITEBACK },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -75,6 +81,7 @@ static void usage(FILE *f)
 		"  --fd=N                 use the already-listening socket on fd N\n"
 		"  --shared-dir=DIR       directory to share with the guest\n"
 		"  --cache=MODE           never|auto|metadata|always (default auto)\n"
+		"  --writeback            let the guest cache writes (FUSE_WRITEBACK_CACHE)\n"
 		"  --no-readdirplus       do not offer READDIRPLUS\n"
 		"  --xattr                serve extended attributes (default off)\n"
 		"  --no-posix-lock        keep POSIX/flock locks inside the guest\n"
@@ -92,6 +99,8 @@ static void usage(FILE *f)
 		"  --rlimit-nofile=N      set RLIMIT_NOFILE to N (default: soft = hard limit)\n"
 		"  --log-level=LEVEL      error|warn|info|debug|off (default info)\n"
 		"  --syslog               log to syslog instead of stderr\n"
+		"  --metrics=PATH         serve request metrics (Prometheus text) on the UNIX\n"
+		"                         socket PATH (mode 0600); read them with vufs-metrics\n"
 		"  --print-capabilities   print the vhost-user backend capabilities (JSON) and exit\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          print the version\n");
@@ -225,6 +234,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				fprintf(stderr, "vufsd: bad --rlimit-nofile '%s'\n", optarg);
 				return CLI_ERROR;
 			}
+			break;
+		case OPT_METRICS:
+			cfg->metrics_path = optarg;
+			break;
+		case OPT_WRITEBACK:
+		case OPT_NO_WRITEBACK:
+			cfg->writeback = c == OPT_WRITEBACK;
 			break;
 		case 'h':
 			usage(stdout);

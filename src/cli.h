@@ -30,6 +30,8 @@ struct vufs_config {
 	enum sb_seccomp seccomp;      /* --seccomp, default kill */
 	const char *modcaps;          /* --modcaps, NULL = none (checked by cli_parse) */
 	unsigned long rlimit_nofile;  /* --rlimit-nofile, 0 = raise soft to hard */
+	const char *metrics_path;     /* --metrics: UNIX socket serving request metrics */
+	bool writeback;               /* --writeback: FUSE_WRITEBACK_CACHE */
 };
 
 enum cli_result {

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "fuse_session.h"
 #include "log.h"
+#include "metrics.h"
 #include "pt.h"
 #include "sandbox.h"
 #include "vu_dev.h"
@@ -29,6 +30,7 @@ struct daemon {
 	struct pt_fs *fs;
 	struct fuse_session *se;
 	struct vu_dev *dev;
+	struct metrics *metrics;
 };
 
 static int vufs_handle(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
@@ -150,7 +152,8 @@ int main(int argc, char **argv)
 	struct vu_dev *dev = NULL;
 	struct sb_config sbc = { 0 };
 	struct sb_result sbr = { .proc_self_fd = -1 };
-	int listen_fd = -1, conn = -1, sig_fd = -1;
+	struct metrics_server *msrv = NULL;
+	int listen_fd = -1, conn = -1, sig_fd = -1, metrics_fd = -1;
 	int err, ret = EXIT_FAILURE;
 
 	switch (cli_parse(argc, argv, &dm.cfg)) {
@@ -176,6 +179,12 @@ int main(int argc, char **argv)
 		if (listen_fd < 0)
 			goto out;
 	}
+	/* The metrics socket too (0600): in namespace mode the serving child inherits it. */
+	if (dm.cfg.metrics_path) {
+		metrics_fd = vu_sock_listen(dm.cfg.metrics_path);
+		if (metrics_fd < 0)
+			goto out;
+	}
 	/*
 	 * Only now that the socket exists (0600): the guest applied its umask to
 	 * every mode it sends, ours must not mask again.
@@ -186,6 +195,7 @@ int main(int argc, char **argv)
 	sbc.is_root = geteuid() == 0;
 	sbc.rlimit_nofile = dm.cfg.rlimit_nofile;
 	sbc.socket_path = dm.cfg.socket_path;
+	sbc.metrics_path = dm.cfg.metrics_path;
 	/* Namespace mode forks here: only the sandboxed child returns. */
 	err = sb_enter(&sbc, &sbr);
 	if (err)
@@ -208,13 +218,27 @@ int main(int argc, char **argv)
 	fconf.xattr = dm.cfg.xattr;
 	fconf.posix_locks = dm.cfg.posix_locks;
 	fconf.killpriv_v2 = dm.cfg.killpriv_v2;
+	fconf.writeback = dm.cfg.writeback;
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;
+	if (metrics_fd >= 0) {
+		err = metrics_new(&dm.metrics);
+		if (err)
+			goto out;
+		fuse_session_set_metrics(dm.se, dm.metrics);
+	}
 	/* Last: nothing after this may need a system call outside the list. */
 	err = sb_seccomp_load(dm.cfg.seccomp);
 	if (err)
 		goto out;
+	/* Its thread inherits the filter. */
+	if (metrics_fd >= 0) {
+		err = metrics_server_start(dm.metrics, metrics_fd, fuse_session_op_name, &msrv);
+		if (err)
+			goto out;
+		log_info("request metrics on %s", dm.cfg.metrics_path);
+	}
 
 	log_info("serving %s on %s", dm.cfg.shared_dir,
 		 dm.cfg.socket_path ? dm.cfg.socket_path : "the given fd");
@@ -259,9 +283,16 @@ out:
 		if (dm.cfg.socket_path && !sbr.confined)
 			unlink(dm.cfg.socket_path);
 	}
+	metrics_server_stop(msrv);
+	if (metrics_fd >= 0) {
+		close(metrics_fd);
+		if (!sbr.confined)
+			unlink(dm.cfg.metrics_path);
+	}
 	if (sbr.proc_self_fd >= 0)
 		close(sbr.proc_self_fd);
 	fuse_session_free(dm.se);
+	metrics_free(dm.metrics); /* after the queue threads gave their blocks back */
 	pt_fs_free(dm.fs);
 	if (sig_fd >= 0)
 		close(sig_fd);

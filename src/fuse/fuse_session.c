@@ -22,6 +22,7 @@
 #include "fuse_i.h"
 #include "iov.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Oldest protocol we speak: 7.27 (Linux 4.18) has every struct at its current size but INIT's. */
 #define FUSE_MIN_MINOR 27
@@ -47,14 +48,16 @@
  * FLOCK_LOCKS      other opens and host processes see each other's locks.
  * HANDLE_KILLPRIV_V2 we clear set-user/group-ID on write/truncate/open(O_TRUNC)
  *                  when the guest says the caller lacks CAP_FSETID (one round trip saved).
- * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT, SETXATTR_EXT, POSIX_ACL,
- * SUBMOUNTS, DAX, SECURITY_CTX.
+ * WRITEBACK_CACHE  only with --writeback: the guest keeps written data in its page cache
+ *                  and sends it in large WRITEs later; it also keeps size and mtime,
+ *                  which it sends with SETATTR. Open flags change with it (wb_open_flags).
+ * Not offered yet: EXPORT_SUPPORT, SETXATTR_EXT, POSIX_ACL, SUBMOUNTS, DAX, SECURITY_CTX.
  */
 #define FUSE_WANTED_FLAGS                                                                 \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
 	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS |          \
-	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2)
+	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_WRITEBACK_CACHE)
 /* Largest COPY_FILE_RANGE done in one request (the guest loops over short copies). */
 #define FUSE_MAX_COPY (16u << 20)
 
@@ -74,6 +77,46 @@ static bool session_ready(struct fuse_session *se)
 static bool killpriv(const struct fuse_session *se)
 {
 	return se->conn_flags & FUSE_HANDLE_KILLPRIV_V2;
+}
+
+/*
+ * With the guest's writeback cache, what the guest asked for is not what
+ * the host file must be opened with:
+ * - a write-only open becomes read-write: the guest READs through any open
+ *   file of the inode to fill a page before a partial write to it;
+ * - O_APPEND is dropped: the guest computes append offsets itself (it knows
+ *   the cached size), and a host O_APPEND would send every WRITE, including
+ *   the write-back of pages in the middle of the file, to the host's EOF.
+ */
+static int wb_open_flags(const struct fuse_session *se, int flags)
+{
+	if (!(se->conn_flags & FUSE_WRITEBACK_CACHE))
+		return flags;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags & ~O_APPEND;
+}
+
+/*
+ * The caller may write the file but not read it (mode 0200, say), so the
+ * read-write open that writeback needs failed. Its write-only open (fh
+ * @wfh) succeeded as the caller, so the permission check is done; the
+ * daemon then opens the file read-write with its own credentials, for the
+ * guest's page fills only: the guest kernel, which enforces permissions
+ * on its side (default_permissions), never hands that data to a process
+ * that could not read the file. If even that fails, the write-only handle
+ * stays (partial-page writes may then fail in the guest). Returns the fh to use.
+ */
+static uint64_t wb_reopen_rw(struct fuse_req *req, uint64_t nodeid, int flags, uint64_t wfh)
+{
+	struct pt_ctx self = { .uid = req->se->self_uid, .gid = req->se->self_gid,
+			       .pid = req->ctx.pid };
+	uint64_t fh;
+
+	if (pt_open(req->se->fs, &self, nodeid, (flags & ~(O_TRUNC | O_CREAT | O_EXCL)), &fh))
+		return wfh;
+	pt_release(req->se->fs, wfh);
+	return fh;
 }
 
 static int open_reply_flags(const struct fuse_session *se, bool dir)
@@ -139,6 +182,8 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		se->conn_flags &= ~(uint64_t)(FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS);
 	if (!se->conf.killpriv_v2)
 		se->conn_flags &= ~(uint64_t)FUSE_HANDLE_KILLPRIV_V2;
+	if (!se->conf.writeback)
+		se->conn_flags &= ~(uint64_t)FUSE_WRITEBACK_CACHE;
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -468,15 +513,27 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 	uint64_t fh;
 	int err;
 
+	int flags;
+
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
-	if (!err)
-		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.flags, &fh);
+	if (err)
+		goto out;
+	flags = wb_open_flags(req->se, (int)arg.flags);
+	err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, flags, &fh);
+	if (err == -EACCES && flags != (int)arg.flags && ((int)arg.flags & O_ACCMODE) == O_WRONLY) {
+		/* Check what the caller asked for, as the caller; then read-write as ourselves. */
+		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid,
+			      (flags & ~O_ACCMODE) | O_WRONLY, &fh);
+		if (!err)
+			fh = wb_reopen_rw(req, req->in.nodeid, flags, fh);
+	}
 	if (!err && (arg.open_flags & FUSE_OPEN_KILL_SUIDGID) && (arg.flags & O_TRUNC) &&
 	    killpriv(req->se)) {
 		err = pt_kill_suidgid(req->se->fs, req->in.nodeid);
 		if (err)
 			pt_release(req->se->fs, fh);
 	}
+out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -491,12 +548,23 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 	uint64_t fh;
 	int err;
 
+	int flags = 0;
+
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
 		err = fuse_buf_take_name(in, 0, &name);
-	if (!err)
+	if (!err) {
+		flags = wb_open_flags(req->se, (int)arg.flags);
+		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, flags, &e,
+				&fh);
+	}
+	if (err == -EACCES && flags != (int)arg.flags && ((int)arg.flags & O_ACCMODE) == O_WRONLY) {
+		/* An existing file the caller may write but not read: as in do_open. */
 		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
-				(int)arg.flags, &e, &fh);
+				(flags & ~O_ACCMODE) | O_WRONLY, &e, &fh);
+		if (!err)
+			fh = wb_reopen_rw(req, e.nodeid, flags, fh);
+	}
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -524,10 +592,12 @@ static void do_read(struct fuse_req *req, struct fuse_buf *in)
 	cnt = iov_window(req->out_iov, req->out_cnt, sizeof(struct fuse_out_header), size,
 			 req->t->iov, req->t->iov_max, &got);
 	n = pt_read(req->se->fs, arg.fh, req->t->iov, cnt, arg.offset);
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, (int)n);
-	else
-		fuse_reply_header_only(req, (size_t)n);
+		return;
+	}
+	if (!fuse_reply_header_only(req, (size_t)n))
+		req->io_bytes = (uint64_t)n;
 }
 
 static void do_write(struct fuse_req *req, struct fuse_buf *in)
@@ -564,6 +634,7 @@ static void do_write(struct fuse_req *req, struct fuse_buf *in)
 	if ((arg.write_flags & FUSE_WRITE_KILL_SUIDGID) && killpriv(req->se))
 		pt_kill_suidgid(req->se->fs, req->in.nodeid);
 	out.size = (uint32_t)n;
+	req->io_bytes = (uint64_t)n;
 	fuse_reply_buf(req, &out, sizeof(out));
 }
 
@@ -930,8 +1001,8 @@ static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
-		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode, (int)arg.flags,
-				 &e, &fh);
+		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode,
+				 wb_open_flags(req->se, (int)arg.flags), &e, &fh);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -1010,6 +1081,27 @@ static const struct fuse_op_desc *op_desc(uint32_t opcode)
 	return &fuse_ops[opcode];
 }
 
+const char *fuse_session_op_name(uint32_t opcode)
+{
+	const struct fuse_op_desc *d = op_desc(opcode);
+
+	return d ? d->name : NULL;
+}
+
+/* The metrics hook: one call per request, after its reply (or hand-off). */
+static void count_request(const struct fuse_req *req, uint64_t t0)
+{
+	uint64_t rd = 0, wr = 0;
+
+	if (!req->t->mb)
+		return;
+	if (req->in.opcode == FUSE_READ)
+		rd = req->io_bytes;
+	else if (req->in.opcode == FUSE_WRITE && !req->error)
+		wr = req->io_bytes;
+	metrics_record(req->t->mb, req->in.opcode, req->error, rd, wr, metrics_now_ns() - t0);
+}
+
 int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned qidx,
 			uint32_t token, const struct iovec *iov, unsigned in_cnt, size_t in_len,
 			unsigned out_cnt, size_t out_len, uint32_t *written)
@@ -1029,6 +1121,7 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 	const struct fuse_op_desc *desc;
 	struct fuse_buf in;
 	size_t args_len;
+	uint64_t t0 = t->mb ? metrics_now_ns() : 0;
 
 	*written = 0;
 	if (in_len < sizeof(req.in) ||
@@ -1078,13 +1171,16 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 	iov_to_buf(iov, in_cnt, sizeof(req.in), t->args, args_len);
 	fuse_buf_init(&in, t->args, args_len);
 	desc->fn(&req, &in);
-	if (req.async)
+	if (req.async) {
+		count_request(&req, t0); /* counted when handed off, without its error */
 		return FUSE_SESSION_ASYNC;
+	}
 	if (!req.replied) {
 		log_guest(LOG_LVL_ERROR, "%s: decoder returned without a reply", desc->name);
 		reject(&req, -EIO);
 	}
 out:
+	count_request(&req, t0);
 	*written = req.written;
 	return 0;
 }
@@ -1097,6 +1193,8 @@ int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse
 		return -ENOMEM;
 	se->fs = fs;
 	se->conf = *conf;
+	se->self_uid = geteuid(); /* here: the seccomp filter does not allow it later */
+	se->self_gid = getegid();
 	switch (conf->cache) {
 	case FUSE_CACHE_NEVER:
 		se->entry_timeout_s = se->attr_timeout_s = 0;
@@ -1122,6 +1220,11 @@ void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, v
 {
 	se->complete = fn;
 	se->complete_opaque = opaque;
+}
+
+void fuse_session_set_metrics(struct fuse_session *se, struct metrics *m)
+{
+	se->metrics = m;
 }
 
 void fuse_session_free(struct fuse_session *se)
@@ -1154,6 +1257,11 @@ struct fuse_thread *fuse_thread_new(struct fuse_session *se, unsigned iov_max)
 		fuse_thread_free(t);
 		return NULL;
 	}
+	if (se->metrics) {
+		t->mb = metrics_block_get(se->metrics);
+		if (!t->mb)
+			log_warn("out of memory for a metrics block: this thread's requests go uncounted");
+	}
 	return t;
 }
 
@@ -1164,5 +1272,7 @@ void fuse_thread_free(struct fuse_thread *t)
 	free(t->args);
 	free(t->reply);
 	free(t->iov);
+	if (t->mb)
+		metrics_block_put(t->se->metrics, t->mb);
 	free(t);
 }

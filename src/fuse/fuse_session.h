@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 struct pt_fs;
+struct metrics;
 struct fuse_session;
 struct fuse_thread;
 
@@ -33,6 +34,7 @@ struct fuse_conf {
 	bool xattr;       /* serve extended attributes */
 	bool posix_locks; /* forward POSIX and flock locks to the host */
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
+	bool writeback;   /* offer FUSE_WRITEBACK_CACHE (the guest caches writes) */
 };
 
 /* Largest WRITE (and READ) we negotiate: 1 MiB. */
@@ -55,6 +57,13 @@ int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse
 /* Allow asynchronous completion (blocking locks); without it SETLKW that would wait gets -ENOLCK. */
 void fuse_session_set_completion(struct fuse_session *se, fuse_complete_fn fn, void *opaque);
 void fuse_session_free(struct fuse_session *se);
+/*
+ * Count every request in @m (src/metrics): call before the first
+ * fuse_thread_new. Without it, requests are not timed at all.
+ */
+void fuse_session_set_metrics(struct fuse_session *se, struct metrics *m);
+/* "LOOKUP", "READ", ... for an opcode we serve, else NULL. */
+const char *fuse_session_op_name(uint32_t opcode);
 /* Device reset: drop the guest's state; the next request must be INIT. */
 void fuse_session_reset(struct fuse_session *se);
 

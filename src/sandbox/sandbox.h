@@ -129,6 +129,7 @@ struct sb_config {
 	 * names a file in the share.
 	 */
 	const char *socket_path;
+	const char *metrics_path; /* --metrics socket: removed by the supervisor the same way */
 };
 
 struct sb_result {
