@@ -7,12 +7,13 @@
 #   make demo       boot a small Linux guest that mounts a fresh share through vufsd and uses it
 #   make demo-shell the same, but drop into an interactive guest shell
 #   make bench      vufs-bench: vufsd against the legacy C and the Rust virtiofsd
+#   make bench-guest a real guest's workload (untar, stat, read, delete, dd) on each daemon
 #   make fuzz       long libFuzzer runs (FUZZ_SECONDS per target, default 600)
 
 BUILD ?= build
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build check demo demo-shell bench fuzz clean
+.PHONY: all deps build check demo demo-shell bench bench-guest fuzz clean
 
 all: build
 
@@ -34,6 +35,9 @@ demo-shell: build
 
 bench: build
 	@scripts/bench.sh
+
+bench-guest: build
+	@scripts/guest-bench.sh
 
 fuzz: deps
 	@for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse; do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done

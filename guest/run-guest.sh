@@ -38,6 +38,8 @@
 #   VUFS_CACHE  kernel/initramfs cache (default /var/tmp/vufsd-cache); see fetch-kernel.sh and
 #               mkinitramfs.sh, which this script runs (both are no-ops once cached).
 #   VUFS_KEEP=1 keep the temp dir and logs even on success.
+#   VUFS_METRICS, VUFS_METRICS_DIR
+#               the daemon's --metrics socket and where HOST-METRICS? saves snapshots.
 #
 # The daemon counts as failed if it dies while the guest runs, or if it is killed by a signal
 # it was not sent (a crash: SIGSEGV, SIGABRT...). On exit the daemon gets 3 s to exit by itself
@@ -64,6 +66,10 @@
 #                              SEC seconds (1..600) in the background; reply OK once both are
 #                              held, FAIL if either could not be taken (e.g. a guest holds a
 #                              conflicting lock). Holders still running at the end are killed.
+#   HOST-METRICS? LABEL        snapshot the daemon's request metrics: if $VUFS_METRICS names its
+#                              --metrics socket, save the exposition as LABEL.prom in
+#                              $VUFS_METRICS_DIR (default: the run's temp dir) and reply
+#                              `OK <total requests so far>`; SKIP without a socket.
 #   VUFS-UNMOUNTED             the guest has unmounted the share and waits for the verdict.
 #                              With --check-fds the host polls, for up to 10 s, the fds of the
 #                              daemon and all of its descendant processes (sandboxes fork) until
@@ -414,6 +420,24 @@ count_share_fds() {
 	done
 }
 
+handle_metrics() {
+	local label=$1 out tool=$ROOT/build/tools/vufs-metrics
+	if [[ ! "$label" =~ ^[A-Za-z0-9_.-]+$ ]]; then
+		reply "FAIL bad label"
+		return
+	fi
+	if [ -z "${VUFS_METRICS:-}" ] || [ ! -S "$VUFS_METRICS" ] || [ ! -x "$tool" ]; then
+		reply "SKIP no metrics socket"
+		return
+	fi
+	out=${VUFS_METRICS_DIR:-$RUN}/$label.prom
+	if "$tool" "$VUFS_METRICS" >"$out" 2>/dev/null; then
+		reply "OK $("$tool" -t "$out")"
+	else
+		reply "FAIL cannot read $VUFS_METRICS"
+	fi
+}
+
 handle_unmounted() {
 	if [ "$CHECK_FDS" = 0 ]; then
 		reply "SKIP fd check not requested"
@@ -585,6 +609,9 @@ handle_line() {
 	*"HOST-LOCK? "*)
 		read -r -a words <<<"${line#*HOST-LOCK? }"
 		handle_lock "${words[0]:-}" "${words[1]:-}" ;;
+	*"HOST-METRICS? "*)
+		read -r -a words <<<"${line#*HOST-METRICS? }"
+		handle_metrics "${words[0]:-}" ;;
 	*VUFS-UNMOUNTED*) handle_unmounted ;;
 	*"init: virtio-fs share mounted"*) [ -n "$MOUNTED_AT" ] || MOUNTED_AT=$((SECONDS - START)) ;;
 	*"VUFS-EXIT "*)
