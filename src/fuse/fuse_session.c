@@ -265,6 +265,17 @@ static void do_lookup(struct fuse_req *req, struct fuse_buf *in)
 	err = fuse_buf_take_name(in, 1, &name);
 	if (!err)
 		err = pt_lookup(req->se->fs, &req->ctx, req->in.nodeid, name, &e);
+	if (err == -ENOENT && req->se->conf.cache >= FUSE_CACHE_METADATA) {
+		/*
+		 * A negative entry (nodeid 0): the guest remembers "no such name" for
+		 * the entry timeout, as it does a positive one, and asks no more
+		 * (create-after-check as in tar or cp: one LOOKUP instead of two).
+		 * Only in the long-timeout modes, which assume this guest alone
+		 * changes the share.
+		 */
+		memset(&e, 0, sizeof(e));
+		err = 0;
+	}
 	reply_entry_or_err(req, err, &e);
 }
 

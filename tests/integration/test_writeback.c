@@ -262,6 +262,14 @@ static void check_cache_mode(struct h *h, const char *mode, uint64_t timeout, ui
 	assert_int_equal(o.open_flags & (FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO | FOPEN_CACHE_DIR),
 			 dir_flags);
 	H_OK(h, fe_fuse_releasedir(h->fe, FUSE_ROOT_ID, o.fh));
+	/* A missing name: a negative entry in the long-timeout modes, ENOENT otherwise. */
+	if (timeout > 1) {
+		H_OK(h, fe_fuse_lookup(h->fe, FUSE_ROOT_ID, "missing", &e));
+		assert_int_equal(e.nodeid, 0);
+		assert_int_equal(e.entry_valid, timeout);
+	} else {
+		H_ERR(h, fe_fuse_lookup(h->fe, FUSE_ROOT_ID, "missing", &e), ENOENT);
+	}
 }
 
 static void test_cache_always(void **state)
