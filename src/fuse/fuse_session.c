@@ -522,9 +522,7 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 {
 	struct fuse_open_in arg;
 	uint64_t fh;
-	int err;
-
-	int flags;
+	int err, flags;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (err)
@@ -557,9 +555,7 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 	const char *name;
 	struct pt_entry e;
 	uint64_t fh;
-	int err;
-
-	int flags = 0;
+	int err, flags = 0;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
