@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -25,17 +26,48 @@ static const char *metrics_path(const struct h *h)
 	return p;
 }
 
-static void start(struct h *h)
+static void start_with(struct h *h, const char *extra)
 {
 	char *t;
 
 	if (!h_is(h, "vufsd"))
 		skip();
-	if (asprintf(&t, "%s --metrics=%s", h->tmpl, metrics_path(h)) < 0)
+	if (asprintf(&t, "%s --metrics=%s %s", h->tmpl, metrics_path(h), extra) < 0)
 		fail_msg("out of memory");
 	free(h->tmpl);
 	h->tmpl = t;
 	h_start(h, NULL, true);
+}
+
+static void start(struct h *h)
+{
+	start_with(h, "");
+}
+
+/* Can user nobody connect to the socket? 0 if so, else -errno. */
+static int connect_as_nobody(const struct h *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int st;
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", metrics_path(h));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		int fd;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(100);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0)
+			_exit(101);
+		_exit(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_true(WEXITSTATUS(st) < 100);
+	return -WEXITSTATUS(st);
 }
 
 /* The whole exposition, as a client of the socket gets it. */
@@ -80,18 +112,19 @@ static double sample(const char *text, const char *series)
 	return -1;
 }
 
-static void test_socket_mode_and_removal(void **state)
+static void socket_mode_and_removal(struct h *h, const char *extra)
 {
-	struct h *h = H_STATE(state);
 	struct stat st;
 	char *text;
 
-	start(h);
+	start_with(h, extra);
 	if (lstat(metrics_path(h), &st) < 0)
 		fail_msg("%s: %s", metrics_path(h), strerror(errno));
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_uid, geteuid());
+	if (geteuid() == 0)
+		assert_int_equal(connect_as_nobody(h), -EACCES);
 	/* Readable more than once, before and after requests. */
 	text = scrape(h);
 	assert_true(sample(text, "vufsd_requests_total{op=\"INIT\"}") == 1);
@@ -107,6 +140,18 @@ static void test_socket_mode_and_removal(void **state)
 	h->be = NULL;
 	assert_int_equal(lstat(metrics_path(h), &st), -1);
 	assert_int_equal(errno, ENOENT);
+}
+
+/* As root the default sandbox is namespace mode: the supervisor removes the socket. */
+static void test_socket_mode_and_removal(void **state)
+{
+	socket_mode_and_removal(H_STATE(state), "");
+}
+
+/* Unsandboxed, the daemon removes it itself. */
+static void test_socket_removal_unsandboxed(void **state)
+{
+	socket_mode_and_removal(H_STATE(state), "--sandbox=none");
 }
 
 static void test_exact_counts(void **state)
@@ -165,6 +210,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_socket_mode_and_removal),
+		T(test_socket_removal_unsandboxed),
 		T(test_exact_counts),
 	};
 
