@@ -190,6 +190,33 @@ static void inode_maybe_free(struct pt_fs *fs, struct pt_inode *in)
 		inode_free(fs, in);
 }
 
+/*
+ * Caller holds inode_lock: if nothing holds @in any more, take it out of
+ * the tables and return it for inode_close() after the unlock; else NULL.
+ */
+static struct pt_inode *inode_maybe_detach(struct pt_fs *fs, struct pt_inode *in)
+{
+	if (in->nlookup || in->refs || in == fs->root)
+		return NULL;
+	hash_remove(fs, in);
+	idtable_remove(&fs->inodes, in->nodeid);
+	return in;
+}
+
+/*
+ * Close a detached inode, outside inode_lock: the last close of a file the
+ * guest unlinked frees it on the host (milliseconds), and every request
+ * needs that lock. NULL is fine.
+ */
+static void inode_close(struct pt_fs *fs, struct pt_inode *in)
+{
+	if (!in)
+		return;
+	close(in->fd);
+	pt_fd_release(fs); /* never the root: it is never detached */
+	free(in);
+}
+
 void pt_inode_table_fini(struct pt_fs *fs)
 {
 	for (size_t i = 0; fs->hash && i < fs->hash_size; i++) {
@@ -218,12 +245,15 @@ struct pt_inode *pt_inode_get(struct pt_fs *fs, uint64_t nodeid)
 
 void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 {
+	struct pt_inode *gone;
+
 	if (!in)
 		return;
 	pthread_mutex_lock(&fs->inode_lock);
 	in->refs--;
-	inode_maybe_free(fs, in);
+	gone = inode_maybe_detach(fs, in);
 	pthread_mutex_unlock(&fs->inode_lock);
+	inode_close(fs, gone);
 }
 
 static void fill_entry(const struct pt_inode *in, const struct stat *st, struct pt_entry *out)
@@ -323,8 +353,9 @@ void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n)
 		n = in->nlookup;
 	}
 	in->nlookup -= n;
-	inode_maybe_free(fs, in);
+	in = inode_maybe_detach(fs, in);
 	pthread_mutex_unlock(&fs->inode_lock);
+	inode_close(fs, in);
 }
 
 void pt_inode_unlookup(struct pt_fs *fs, uint64_t nodeid)
