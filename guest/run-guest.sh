@@ -51,6 +51,8 @@
 #   VUFS_CACHE  kernel/initramfs cache (default /var/tmp/vufsd-cache); see fetch-kernel.sh and
 #               mkinitramfs.sh, which this script runs (both are no-ops once cached).
 #   VUFS_KEEP=1 keep the temp dir and logs even on success.
+#   VUFS_METRICS, VUFS_METRICS_DIR
+#               the daemon's --metrics socket and where HOST-METRICS? saves snapshots.
 #
 # The daemon counts as failed if it dies while the guest runs, or if it is killed by a signal
 # it was not sent (a crash: SIGSEGV, SIGABRT...). On exit the daemon gets 3 s to exit by itself
@@ -82,6 +84,10 @@
 #                              is used); later ones (e.g. after a reboot) poll for up to 10 s until
 #                              the count is back to it: reply `OK fds=N idle=M`, else
 #                              `FAIL fds=N idle=M` (and the run fails).
+#   HOST-METRICS? LABEL        snapshot the daemon's request metrics: if $VUFS_METRICS names its
+#                              --metrics socket, save the exposition as LABEL.prom in
+#                              $VUFS_METRICS_DIR (default: the run's temp dir) and reply
+#                              `OK <total requests so far>`; SKIP without a socket.
 #   VUFS-UNMOUNTED             the guest has unmounted the share and waits for the verdict.
 #                              With --check-fds the host polls, for up to 10 s, the fds of the
 #                              daemon and all of its descendant processes (sandboxes fork) until
@@ -487,6 +493,21 @@ handle_fds() {
 		diff <(echo "$FD_IDLE_LIST") <(list_daemon_fds) | grep '^[<>]' | head -n 20 |
 			sed 's/^/  idle vs now: /' | tee -a "$SERIAL_LOG"
 		reply "FAIL fds=$n idle=$FD_IDLE"
+handle_metrics() {
+	local label=$1 out tool=$ROOT/build/tools/vufs-metrics
+	if [[ ! "$label" =~ ^[A-Za-z0-9_.-]+$ ]]; then
+		reply "FAIL bad label"
+		return
+	fi
+	if [ -z "${VUFS_METRICS:-}" ] || [ ! -S "$VUFS_METRICS" ] || [ ! -x "$tool" ]; then
+		reply "SKIP no metrics socket"
+		return
+	fi
+	out=${VUFS_METRICS_DIR:-$RUN}/$label.prom
+	if "$tool" "$VUFS_METRICS" >"$out" 2>/dev/null; then
+		reply "OK $("$tool" -t "$out")"
+	else
+		reply "FAIL cannot read $VUFS_METRICS"
 	fi
 }
 
@@ -662,6 +683,9 @@ handle_line() {
 		read -r -a words <<<"${line#*HOST-LOCK? }"
 		handle_lock "${words[0]:-}" "${words[1]:-}" ;;
 	*HOST-FDS?*) handle_fds ;;
+	*"HOST-METRICS? "*)
+		read -r -a words <<<"${line#*HOST-METRICS? }"
+		handle_metrics "${words[0]:-}" ;;
 	*VUFS-UNMOUNTED*) handle_unmounted ;;
 	*"init: virtio-fs share mounted"*)
 		BOOTS=$((BOOTS + 1))
