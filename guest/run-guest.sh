@@ -498,6 +498,9 @@ handle_fds() {
 		diff <(echo "$FD_IDLE_LIST") <(list_daemon_fds) | grep '^[<>]' | head -n 20 |
 			sed 's/^/  idle vs now: /' | tee -a "$SERIAL_LOG"
 		reply "FAIL fds=$n idle=$FD_IDLE"
+	fi
+}
+
 handle_metrics() {
 	local label=$1 out tool=$ROOT/build/tools/vufs-metrics
 	if [[ ! "$label" =~ ^[A-Za-z0-9_.-]+$ ]]; then
