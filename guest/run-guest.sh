@@ -74,6 +74,11 @@
 #                              `OK uid=U gid=G mode=OCTAL size=N type=T` (mode: permission and
 #                              set-id/sticky bits, like stat %a; type: file dir symlink fifo
 #                              socket chardev blockdev other) or `FAIL <why>`.
+#   HOST-XATTR? RELPATH NAME   read extended attribute NAME of DIR/RELPATH on the host (lgetxattr:
+#                              the last component is not followed; the rest must stay inside
+#                              DIR; NAME: letters, digits, '.', '_', '-'); reply `OK <value>`
+#                              (bytes outside printable ASCII as \xHH) or `FAIL <ERRNO name>`,
+#                              e.g. `FAIL ENODATA`. Read-only.
 #   HOST-LOCK? RELPATH SEC     a host process takes flock(LOCK_EX) and an OFD write lock on the
 #                              whole of DIR/RELPATH (an existing regular file) and holds both for
 #                              SEC seconds (1..600) in the background; reply OK once both are
@@ -623,6 +628,33 @@ handle_stat() { # RELPATH
 	reply "OK uid=$uid gid=$gid mode=$mode size=$size type=$type"
 }
 
+# lgetxattr through python3 (meson's interpreter, so always there); prints the value with bytes
+# outside printable ASCII as \xHH, or the errno name on stderr and exits 1.
+# shellcheck disable=SC2016 # python code, not shell expansions
+HOST_GETXATTR='import errno, os, sys
+try:
+    v = os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False)
+except OSError as e:
+    sys.stderr.write(errno.errorcode.get(e.errno, str(e.errno)) + "\n")
+    sys.exit(1)
+print("".join(chr(b) if 32 < b < 127 and b != 92 else "\\x%02x" % b for b in v))'
+
+handle_xattr() { # RELPATH NAME
+	local rel=${1:-} name=${2:-} out
+	if ! share_path "$rel" || [[ ! "$name" =~ ^[A-Za-z0-9._-]+$ ]]; then
+		hsay "HOST-XATTR? $rel $name: not a path inside the share and an attribute name"
+		reply "FAIL bad request"
+		return
+	fi
+	if ! out=$(python3 -c "$HOST_GETXATTR" "$HOST_PATH" "$name" 2>&1); then
+		hsay "HOST-XATTR? $rel $name: ${out:-no answer}"
+		reply "FAIL ${out:-python3 failed}"
+		return
+	fi
+	hsay "xattr $rel $name: $out"
+	reply "OK $out"
+}
+
 # The host-side lock holder (perl is in every Debian system): flock(LOCK_EX) plus an OFD write
 # lock (F_OFD_SETLK = 37; struct flock on x86-64/aarch64 is s s x4 q q i x4) on the whole file.
 # shellcheck disable=SC2016 # perl code, not shell expansions
@@ -682,6 +714,9 @@ handle_line() {
 	*"HOST-STAT? "*)
 		read -r -a words <<<"${line#*HOST-STAT? }"
 		handle_stat "${words[0]:-}" ;;
+	*"HOST-XATTR? "*)
+		read -r -a words <<<"${line#*HOST-XATTR? }"
+		handle_xattr "${words[0]:-}" "${words[1]:-}" ;;
 	*"HOST-LOCK? "*)
 		read -r -a words <<<"${line#*HOST-LOCK? }"
 		handle_lock "${words[0]:-}" "${words[1]:-}" ;;

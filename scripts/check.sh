@@ -147,7 +147,9 @@ stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
 
 stage "guest POSIX suite"
-VUFSD=$ROOT/build/src/vufsd guest_stage "guest POSIX suite" guest/posix/test.sh
+# With --posix-acl and the suite's --xattrmap rules, so its ACL and xattr mapping cases run.
+VUFSD=$ROOT/build/src/vufsd VUFSD_ARGS="--posix-acl --xattrmap=$(cat "$ROOT/guest/posix/xattrmap.rules")" \
+	guest_stage "guest POSIX suite" guest/posix/test.sh
 
 stage "guest root filesystem on vufsd (debootstrap tree, dpkg/git/make)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "rootfs" guest/rootfs/test.sh
