@@ -8,12 +8,13 @@
 #   make demo-shell the same, but drop into an interactive guest shell
 #   make demo-dax   an interactive Linux 6.12 guest (QEMU 11.1) with the share mounted -o dax=always
 #   make bench      vufs-bench: vufsd against the legacy C and the Rust virtiofsd
+#   make bench-guest a real guest's workload (untar, stat, read, delete, dd) on each daemon
 #   make fuzz       long libFuzzer runs (FUZZ_SECONDS per target, default 600)
 
 BUILD ?= build
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build check demo demo-shell demo-dax bench fuzz clean
+.PHONY: all deps build check demo demo-shell demo-dax bench bench-guest fuzz clean
 
 all: build
 
@@ -39,8 +40,11 @@ demo-dax: build
 bench: build
 	@scripts/bench.sh
 
+bench-guest: build
+	@scripts/guest-bench.sh
+
 fuzz: deps
-	@for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend; do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+	@for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend fuzz_pt_devnode fuzz_pt_xattrmap fuzz_fuse_secctx; do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz build-tsan

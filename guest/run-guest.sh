@@ -51,6 +51,8 @@
 #   VUFS_CACHE  kernel/initramfs cache (default /var/tmp/vufsd-cache); see fetch-kernel.sh and
 #               mkinitramfs.sh, which this script runs (both are no-ops once cached).
 #   VUFS_KEEP=1 keep the temp dir and logs even on success.
+#   VUFS_METRICS, VUFS_METRICS_DIR
+#               the daemon's --metrics socket and where HOST-METRICS? saves snapshots.
 #
 # The daemon counts as failed if it dies while the guest runs, or if it is killed by a signal
 # it was not sent (a crash: SIGSEGV, SIGABRT...). On exit the daemon gets 3 s to exit by itself
@@ -72,6 +74,11 @@
 #                              `OK uid=U gid=G mode=OCTAL size=N type=T` (mode: permission and
 #                              set-id/sticky bits, like stat %a; type: file dir symlink fifo
 #                              socket chardev blockdev other) or `FAIL <why>`.
+#   HOST-XATTR? RELPATH NAME   read extended attribute NAME of DIR/RELPATH on the host (lgetxattr:
+#                              the last component is not followed; the rest must stay inside
+#                              DIR; NAME: letters, digits, '.', '_', '-'); reply `OK <value>`
+#                              (bytes outside printable ASCII as \xHH) or `FAIL <ERRNO name>`,
+#                              e.g. `FAIL ENODATA`. Read-only.
 #   HOST-LOCK? RELPATH SEC     a host process takes flock(LOCK_EX) and an OFD write lock on the
 #                              whole of DIR/RELPATH (an existing regular file) and holds both for
 #                              SEC seconds (1..600) in the background; reply OK once both are
@@ -82,6 +89,10 @@
 #                              is used); later ones (e.g. after a reboot) poll for up to 10 s until
 #                              the count is back to it: reply `OK fds=N idle=M`, else
 #                              `FAIL fds=N idle=M` (and the run fails).
+#   HOST-METRICS? LABEL        snapshot the daemon's request metrics: if $VUFS_METRICS names its
+#                              --metrics socket, save the exposition as LABEL.prom in
+#                              $VUFS_METRICS_DIR (default: the run's temp dir) and reply
+#                              `OK <total requests so far>`; SKIP without a socket.
 #   VUFS-UNMOUNTED             the guest has unmounted the share and waits for the verdict.
 #                              With --check-fds the host polls, for up to 10 s, the fds of the
 #                              daemon and all of its descendant processes (sandboxes fork) until
@@ -490,6 +501,24 @@ handle_fds() {
 	fi
 }
 
+handle_metrics() {
+	local label=$1 out tool=$ROOT/build/tools/vufs-metrics
+	if [[ ! "$label" =~ ^[A-Za-z0-9_.-]+$ ]]; then
+		reply "FAIL bad label"
+		return
+	fi
+	if [ -z "${VUFS_METRICS:-}" ] || [ ! -S "$VUFS_METRICS" ] || [ ! -x "$tool" ]; then
+		reply "SKIP no metrics socket"
+		return
+	fi
+	out=${VUFS_METRICS_DIR:-$RUN}/$label.prom
+	if "$tool" "$VUFS_METRICS" >"$out" 2>/dev/null; then
+		reply "OK $("$tool" -t "$out")"
+	else
+		reply "FAIL cannot read $VUFS_METRICS"
+	fi
+}
+
 handle_unmounted() {
 	if [ "$CHECK_FDS" = 0 ]; then
 		reply "SKIP fd check not requested"
@@ -599,6 +628,33 @@ handle_stat() { # RELPATH
 	reply "OK uid=$uid gid=$gid mode=$mode size=$size type=$type"
 }
 
+# lgetxattr through python3 (meson's interpreter, so always there); prints the value with bytes
+# outside printable ASCII as \xHH, or the errno name on stderr and exits 1.
+# shellcheck disable=SC2016 # python code, not shell expansions
+HOST_GETXATTR='import errno, os, sys
+try:
+    v = os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False)
+except OSError as e:
+    sys.stderr.write(errno.errorcode.get(e.errno, str(e.errno)) + "\n")
+    sys.exit(1)
+print("".join(chr(b) if 32 < b < 127 and b != 92 else "\\x%02x" % b for b in v))'
+
+handle_xattr() { # RELPATH NAME
+	local rel=${1:-} name=${2:-} out
+	if ! share_path "$rel" || [[ ! "$name" =~ ^[A-Za-z0-9._-]+$ ]]; then
+		hsay "HOST-XATTR? $rel $name: not a path inside the share and an attribute name"
+		reply "FAIL bad request"
+		return
+	fi
+	if ! out=$(python3 -c "$HOST_GETXATTR" "$HOST_PATH" "$name" 2>&1); then
+		hsay "HOST-XATTR? $rel $name: ${out:-no answer}"
+		reply "FAIL ${out:-python3 failed}"
+		return
+	fi
+	hsay "xattr $rel $name: $out"
+	reply "OK $out"
+}
+
 # The host-side lock holder (perl is in every Debian system): flock(LOCK_EX) plus an OFD write
 # lock (F_OFD_SETLK = 37; struct flock on x86-64/aarch64 is s s x4 q q i x4) on the whole file.
 # shellcheck disable=SC2016 # perl code, not shell expansions
@@ -658,10 +714,16 @@ handle_line() {
 	*"HOST-STAT? "*)
 		read -r -a words <<<"${line#*HOST-STAT? }"
 		handle_stat "${words[0]:-}" ;;
+	*"HOST-XATTR? "*)
+		read -r -a words <<<"${line#*HOST-XATTR? }"
+		handle_xattr "${words[0]:-}" "${words[1]:-}" ;;
 	*"HOST-LOCK? "*)
 		read -r -a words <<<"${line#*HOST-LOCK? }"
 		handle_lock "${words[0]:-}" "${words[1]:-}" ;;
 	*HOST-FDS?*) handle_fds ;;
+	*"HOST-METRICS? "*)
+		read -r -a words <<<"${line#*HOST-METRICS? }"
+		handle_metrics "${words[0]:-}" ;;
 	*VUFS-UNMOUNTED*) handle_unmounted ;;
 	*"init: virtio-fs share mounted"*)
 		BOOTS=$((BOOTS + 1))

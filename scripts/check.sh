@@ -98,7 +98,8 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 stage "fuzz smoke (${FUZZ_SMOKE_SECONDS}s per target)"
 if [ -x fuzz/run.sh ]; then
-	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend fuzz_migr; do
+	for t in fuzz_vu_msg fuzz_vq_chain fuzz_fuse fuzz_vu_backend fuzz_pt_devnode fuzz_pt_xattrmap \
+		fuzz_fuse_secctx fuzz_migr; do
 		if fuzz/run.sh "$t" "$FUZZ_SMOKE_SECONDS"; then
 			passed=$((passed + 1)); echo "fuzz $t: passed"
 		else
@@ -146,10 +147,9 @@ stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
 
 stage "guest POSIX suite"
-VUFSD=$ROOT/build/src/vufsd guest_stage "durability (fsync'ed data after SIGKILL of QEMU and of the daemon)"
-VUFSD=$ROOT/build/src/vufsd guest_stage "durability" guest/durability.sh
-
-stage "guest POSIX suite" guest/posix/test.sh
+# With --posix-acl and the suite's --xattrmap rules, so its ACL and xattr mapping cases run.
+VUFSD=$ROOT/build/src/vufsd VUFSD_ARGS="--posix-acl --xattrmap=$(cat "$ROOT/guest/posix/xattrmap.rules")" \
+	guest_stage "guest POSIX suite" guest/posix/test.sh
 
 stage "guest root filesystem on vufsd (debootstrap tree, dpkg/git/make)"
 VUFSD=$ROOT/build/src/vufsd guest_stage "rootfs" guest/rootfs/test.sh

@@ -361,22 +361,6 @@ static int parse_compat(struct vufs_config *cfg, const char *optarg_)
 	}
 }
 
-/*
- * Options whose implementation is not in this build: refuse them at start
- * rather than run without what was asked for.
- */
-static int refuse_unsupported(const struct vufs_config *cfg)
-{
-	const char *what = NULL;
-
-	if (cfg->writeback)
-		what = "--writeback";
-	if (!what)
-		return 0;
-	fprintf(stderr, "vufsd: %s: not supported yet\n", what);
-	return -ENOTSUP;
-}
-
 static int short_to_id(int c)
 {
 	for (size_t i = 0; i < N_OPTS; i++)
@@ -676,6 +660,9 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 				return CLI_ERROR;
 			}
 			break;
+		case OPT_METRICS:
+			cfg->metrics_path = optarg;
+			break;
 		case OPT_HELP:
 			cli_usage(stdout);
 			return CLI_EXIT;
@@ -750,7 +737,5 @@ enum cli_result cli_parse(int argc, char **argv, struct vufs_config *cfg)
 		fprintf(stderr, "vufsd: missing --shared-dir (or -o source=)\n");
 		return CLI_ERROR;
 	}
-	if (refuse_unsupported(cfg))
-		return CLI_ERROR;
 	return CLI_RUN;
 }

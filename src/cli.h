@@ -74,6 +74,7 @@ struct vufs_config {
 	uint64_t dax_window;          /* --dax-window: DAX cache window bytes, 0 = no DAX */
 	uint64_t dax_min_size;        /* --dax-min-size: dax=inode maps files this large */
 	unsigned long poll_max_us;      /* --poll-max-us: adaptive ring polling bound, 0 = off */
+	const char *metrics_path;     /* --metrics: UNIX socket serving request metrics */
 };
 
 enum cli_result {

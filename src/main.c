@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "fuse_session.h"
 #include "log.h"
+#include "metrics.h"
 #include "migr_fs.h"
 #include "pt.h"
 #include "runfiles.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct fuse_session *se;
 	struct vu_dev *dev;
 	struct fuse_dax *dax; /* --dax-window */
+	struct metrics *metrics;
 };
 
 static int vufs_handle(void *opaque, void *ctx, unsigned qidx, struct vq_elem *elem,
@@ -253,7 +255,8 @@ int main(int argc, char **argv)
 	struct vu_dev *dev = NULL;
 	struct sb_config sbc = { 0 };
 	struct sb_result sbr = { .proc_self_fd = -1 };
-	int listen_fd = -1, conn = -1, sig_fd = -1, pid_fd = -1;
+	struct metrics_server *msrv = NULL;
+	int listen_fd = -1, conn = -1, sig_fd = -1, pid_fd = -1, metrics_fd = -1;
 	char pid_path[4096];
 	int err, ret = EXIT_FAILURE;
 
@@ -299,6 +302,12 @@ int main(int argc, char **argv)
 		if (listen_fd < 0)
 			goto out;
 	}
+	/* The metrics socket too (0600): in namespace mode the serving child inherits it. */
+	if (dm.cfg.metrics_path) {
+		metrics_fd = vu_sock_listen(dm.cfg.metrics_path);
+		if (metrics_fd < 0)
+			goto out;
+	}
 	/*
 	 * Only now that the socket exists (0600): the guest applied its umask to
 	 * every mode it sends, ours must not mask again.
@@ -320,6 +329,7 @@ int main(int argc, char **argv)
 	sbc.n_uid_map = dm.cfg.n_uid_map;
 	sbc.gid_map = dm.cfg.gid_map;
 	sbc.n_gid_map = dm.cfg.n_gid_map;
+	sbc.metrics_path = dm.cfg.metrics_path;
 	/* Namespace mode forks here: only the sandboxed child returns. */
 	err = sb_enter(&sbc, &sbr);
 	if (err)
@@ -359,9 +369,16 @@ int main(int argc, char **argv)
 	fconf.killpriv_v2 = dm.cfg.killpriv_v2;
 	fconf.posix_acl = dm.cfg.posix_acl;
 	fconf.security_label = dm.cfg.security_label;
+	fconf.writeback = dm.cfg.writeback;
 	err = fuse_session_new(dm.fs, &fconf, &dm.se);
 	if (err)
 		goto out;
+	if (metrics_fd >= 0) {
+		err = metrics_new(&dm.metrics);
+		if (err)
+			goto out;
+		fuse_session_set_metrics(dm.se, dm.metrics);
+	}
 	err = dax_setup(&dm);
 	if (err)
 		goto out;
@@ -370,6 +387,13 @@ int main(int argc, char **argv)
 							     SB_SECCOMP_FILE_HANDLES : 0);
 	if (err)
 		goto out;
+	/* Its thread inherits the filter. */
+	if (metrics_fd >= 0) {
+		err = metrics_server_start(dm.metrics, metrics_fd, fuse_session_op_name, &msrv);
+		if (err)
+			goto out;
+		log_info("request metrics on %s", dm.cfg.metrics_path);
+	}
 
 	log_info("serving %s%s on %s", dm.cfg.shared_dir, dm.cfg.readonly ? " read-only" : "",
 		 dm.cfg.socket_path ? dm.cfg.socket_path : "the given fd");
@@ -426,6 +450,12 @@ out:
 		if (dm.cfg.socket_path && !sbr.confined)
 			unlink(dm.cfg.socket_path);
 	}
+	metrics_server_stop(msrv);
+	if (metrics_fd >= 0) {
+		close(metrics_fd);
+		if (!sbr.confined)
+			unlink(dm.cfg.metrics_path);
+	}
 	if (pid_fd >= 0) {
 		/* Still locked: nobody else can be using it. Inside a sandbox the name is gone. */
 		if (!sbr.confined)
@@ -436,6 +466,7 @@ out:
 		close(sbr.proc_self_fd);
 	fuse_session_free(dm.se);
 	fuse_dax_free(dm.dax);
+	metrics_free(dm.metrics); /* after the queue threads gave their blocks back */
 	pt_fs_free(dm.fs);
 	if (sig_fd >= 0)
 		close(sig_fd);

@@ -26,7 +26,8 @@ set -eu
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${VUFS_CACHE:-/var/tmp/vufsd-cache}
-TOOLS=${VUFS_TOOLS:-/work/shared/tools}
+TOOLS=${VUFS_TOOLS:-$ROOT/../shared/tools}
+[ -d "$TOOLS" ] || TOOLS=/work/shared/tools
 MEASURE=0 SHELL_MODE=0 WINDOW=64M KEEP=${VUFS_KEEP:-0}
 while [ $# -gt 0 ]; do
 	case "$1" in

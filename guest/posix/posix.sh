@@ -16,6 +16,7 @@
 #   HOST-STAT? posix/REL    owner, mode, size and type of the file as the host sees it
 #   HOST-MD5? posix/REL SUM the host compares the file's md5
 #   HOST-LOCK? posix/REL N  a host process holds flock + an OFD write lock on it for N s
+#   HOST-XATTR? posix/REL NAME  the value of the file's attribute NAME on the host (or its errno)
 #   VUFS-UNMOUNTED          after the final umount: the host checks the daemon's fds
 # Without a host answering (run by hand), host-side comparisons are skipped with an INFO line.
 #
@@ -23,6 +24,8 @@
 # 100,000 entries instead of 20,000 (the default keeps the suite near 3 minutes under TCG; see
 # guest/posix/README.md).
 # vufs.acl=1 (test.sh, when VUFSD_ARGS has --posix-acl): run the POSIX ACL case.
+# vufs.xattrmap=1 (test.sh, when VUFSD_ARGS has --xattrmap= with the rules of
+# guest/posix/xattrmap.rules): run the xattr mapping case.
 # busybox sh has read -t; `A && B || fail` is meant; ls is what some checks are about.
 # shellcheck disable=SC3045,SC2015,SC2012,SC2010
 set -eu
@@ -55,6 +58,16 @@ host_has() {
 		*) echo "host sees $rel as '$REPLY_DETAIL', expected $kv"; return 1 ;;
 		esac
 	done
+}
+
+# host_xattr REL NAME EXPECTED: the host's attribute NAME of posix/REL reads as EXPECTED (`OK
+# VALUE`, or `FAIL ERRNO` such as `FAIL ENODATA`).
+host_xattr() {
+	host_ask "HOST-XATTR? $R/$1 $2"
+	case "$REPLY_STATUS" in
+	NONE) info "INFO: no host answer to HOST-XATTR? $R/$1 $2"; return 0 ;;
+	esac
+	expect "host's $2 of $1" "$REPLY_STATUS${REPLY_DETAIL:+ $REPLY_DETAIL}" "$3"
 }
 
 op() { vufs-as --op "$@"; }
@@ -1067,6 +1080,54 @@ t_acl() {
 	expect "uid 1000 writes the inherited file" "$(u1000 open "$D/pub/acld/child" w)" OK
 }
 
+# --xattrmap with guest/posix/xattrmap.rules (otherwise skipped): a guest's trusted.* and
+# security.* names live under user.virtiofs. on the host and come back unprefixed in lists;
+# user.* and system.* (ACLs) pass unchanged; the guest cannot name user.virtiofs.* (EPERM).
+t_xattrmap() {
+	case " $(cat /proc/cmdline) " in
+	*" vufs.xattrmap=1 "*) ;;
+	*) echo "SKIP: the daemon runs without --xattrmap=(guest/posix/xattrmap.rules; test.sh says vufs.xattrmap=1 when it does)"; return 3 ;;
+	esac
+	f=$D/xm
+	: >"$f" || return 1
+	expect "guest root sets trusted.vufs" "$(op xattr-set "$f" trusted.vufs 1)" OK || return 1
+	expect "guest reads trusted.vufs" "$(op xattr-get "$f" trusted.vufs)" "OK 1" || return 1
+	host_xattr xm user.virtiofs.trusted.vufs "OK 1" || return 1
+	host_xattr xm trusted.vufs "FAIL ENODATA" || return 1
+	expect "guest sets security.vufs" "$(op xattr-set "$f" security.vufs 2)" OK || return 1
+	host_xattr xm user.virtiofs.security.vufs "OK 2" || return 1
+	host_xattr xm security.vufs "FAIL ENODATA" || return 1
+	expect "guest sets user.plain" "$(op xattr-set "$f" user.plain 3)" OK || return 1
+	host_xattr xm user.plain "OK 3" || return 1
+	host_xattr xm user.virtiofs.user.plain "FAIL ENODATA" || return 1
+	drop_caches
+	expect "guest list: unprefixed names" "$(op xattr-list "$f")" \
+		"OK security.vufs,trusted.vufs,user.plain" || return 1
+	expect "security.vufs after dropping caches" "$(op xattr-get "$f" security.vufs)" "OK 2" ||
+		return 1
+	expect "size of trusted.vufs" "$(op xattr-size "$f" trusted.vufs)" "OK 1" || return 1
+	expect "guest sets a user.virtiofs. name" "$(op xattr-set "$f" user.virtiofs.x 1)" EPERM ||
+		return 1
+	expect "guest reads the host name of trusted.vufs" \
+		"$(op xattr-get "$f" user.virtiofs.trusted.vufs)" EPERM || return 1
+	expect "guest removes the host name of trusted.vufs" \
+		"$(op xattr-remove "$f" user.virtiofs.trusted.vufs)" EPERM || return 1
+	expect "guest removes trusted.vufs" "$(op xattr-remove "$f" trusted.vufs)" OK || return 1
+	host_xattr xm user.virtiofs.trusted.vufs "FAIL ENODATA" || return 1
+	expect "list after remove" "$(op xattr-list "$f")" "OK security.vufs,user.plain" || return 1
+	case " $(cat /proc/cmdline) " in
+	*" vufs.acl=1 "*)
+		# t_acl's access ACL (version 2 header: \x02\x00\x00\x00) under its own name on the host
+		host_ask "HOST-XATTR? $R/pub/acl system.posix_acl_access"
+		case "$REPLY_STATUS $REPLY_DETAIL" in
+		NONE*) ;;
+		'OK \x02\x00\x00\x00'*) ;;
+		*) echo "host's system.posix_acl_access of pub/acl: $REPLY_STATUS $REPLY_DETAIL"; return 1 ;;
+		esac
+		;;
+	esac
+}
+
 t_tmpfile() {
 	r=$(op tmpfile "$D" 0600)
 	case "$r" in
@@ -1155,6 +1216,7 @@ check "unix socket bound in the share works in the guest" t_unix_socket
 check "mknod of device nodes: a device in the guest, an empty 0600 file on the host" t_mknod_dev
 check "O_TMPFILE and linkat" t_tmpfile
 check "POSIX ACLs: guest and host enforce them, default ACL beats the umask" t_acl
+check "--xattrmap: trusted./security. under user.virtiofs. on the host, user./system. unchanged" t_xattrmap
 # Last: it makes the guest hold $BIG_N more inodes (daemon fds) until the caches are dropped.
 check "readdir of $BIG_N entries, complete, and seekdir on it" t_readdir_big
 drop_caches

@@ -9,7 +9,9 @@
 # Environment:
 #   VUFSD               daemon binary (default build/src/vufsd under the repo root); any daemon
 #                       with the same command line works, e.g. /tmp/anchors/rust-virtiofsd
-#   VUFSD_ARGS          extra daemon arguments (--xattr is added unless it or --no-xattr is there)
+#   VUFSD_ARGS          extra daemon arguments (--xattr is added unless it or --no-xattr is there);
+#                       with --posix-acl the ACL case runs, with --xattrmap=$(cat xattrmap.rules)
+#                       (the rules in guest/posix/xattrmap.rules) the xattr mapping case runs
 #   VUFS_GUEST_TIMEOUT  seconds before the guest is killed (default 600, 1200 with --long)
 #   VUFS_LOG_DIR        where logs are kept on failure (default build/guest-logs under the repo)
 #   VUFS_CACHE          kernel/initramfs cache (default /var/tmp/vufsd-cache)
@@ -87,6 +89,13 @@ extra=()
 # system.posix_acl_* without enforcing them): say so on the kernel command line.
 case " $VUFSD_ARGS " in
 *" --posix-acl "*) extra+=(--append vufs.acl=1) ;;
+esac
+# The xattr mapping case checks the rules of xattrmap.rules: run it when the daemon has exactly
+# those (VUFSD_ARGS is word-split, so the rules have no blanks).
+XATTRMAP=$(cat "$HERE/xattrmap.rules")
+case " $VUFSD_ARGS " in
+*" --xattrmap=$XATTRMAP "*) extra+=(--append vufs.xattrmap=1) ;;
+*" --xattrmap"*) echo "posix: other --xattrmap rules than $HERE/xattrmap.rules: the mapping case is skipped" ;;
 esac
 echo "posix: daemon ${VUFSD:-$ROOT/build/src/vufsd} $VUFSD_ARGS"
 rc=0

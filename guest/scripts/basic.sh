@@ -232,6 +232,8 @@ check "stat/ls -l modes" t_modes
 check "symlink and hard link" t_links
 check "walk a 10,000-file tree" t_walk_tree
 info "INFO: tests before unmount took $(since "$T0") s"
+host_ask "HOST-METRICS? basic" 10
+[ "$REPLY_STATUS" != OK ] || info "INFO: FUSE requests so far: $REPLY_DETAIL"
 check "umount" t_umount
 
 if grep -q " $M " /proc/mounts; then

@@ -286,19 +286,38 @@ static int lru_push(struct pt_fs *fs, struct pt_inode *in)
 	return fd;
 }
 
-static void inode_free(struct pt_fs *fs, struct pt_inode *in)
+/* Take @in out of every table (caller holds inode_lock); inode_close() finishes it. */
+static void inode_detach(struct pt_fs *fs, struct pt_inode *in)
 {
 	hash_remove(fs, in);
 	lru_unlink(fs, in);
 	idtable_remove(&fs->inodes, in->nodeid);
+	if (in->fh)
+		fs->fh_inodes--;
+}
+
+/*
+ * Close and free a detached inode, without inode_lock where the caller can:
+ * the last close of a file the guest unlinked frees it on the host
+ * (milliseconds), and every request needs that lock. NULL is fine.
+ */
+static void inode_close(struct pt_fs *fs, struct pt_inode *in)
+{
+	if (!in)
+		return;
 	if (in->fd >= 0)
 		close(in->fd);
 	if (in != fs->root && !in->fh)
 		pt_fd_release(fs);
-	if (in->fh)
-		fs->fh_inodes--;
 	free(in->fh);
 	free(in);
+}
+
+/* Caller holds inode_lock (teardown paths only: this closes under it). */
+static void inode_free(struct pt_fs *fs, struct pt_inode *in)
+{
+	inode_detach(fs, in);
+	inode_close(fs, in);
 }
 
 /* Caller holds inode_lock. */
@@ -306,6 +325,18 @@ static void inode_maybe_free(struct pt_fs *fs, struct pt_inode *in)
 {
 	if (in->nlookup == 0 && in->refs == 0 && in != fs->root)
 		inode_free(fs, in);
+}
+
+/*
+ * Caller holds inode_lock: if nothing holds @in any more, take it out of
+ * the tables and return it for inode_close() after the unlock; else NULL.
+ */
+static struct pt_inode *inode_maybe_detach(struct pt_fs *fs, struct pt_inode *in)
+{
+	if (in->nlookup || in->refs || in == fs->root)
+		return NULL;
+	inode_detach(fs, in);
+	return in;
 }
 
 static void free_one(void *obj, uint64_t id, void *arg)
@@ -375,6 +406,7 @@ struct pt_inode *pt_inode_get(struct pt_fs *fs, uint64_t nodeid)
 
 void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 {
+	struct pt_inode *gone;
 	int fd = -1;
 
 	if (!in)
@@ -383,10 +415,11 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 	in->refs--;
 	if (in->refs == 0 && in->fh && in->fd >= 0 && in->nlookup > 0)
 		fd = lru_push(fs, in);
-	inode_maybe_free(fs, in);
+	gone = inode_maybe_detach(fs, in);
 	pthread_mutex_unlock(&fs->inode_lock);
 	if (fd >= 0)
 		close(fd);
+	inode_close(fs, gone);
 }
 
 /* Inode numbers for the guest: see pt_guest_ino in pt_i.h. */
@@ -676,8 +709,9 @@ void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n)
 		n = in->nlookup;
 	}
 	in->nlookup -= n;
-	inode_maybe_free(fs, in);
+	in = inode_maybe_detach(fs, in);
 	pthread_mutex_unlock(&fs->inode_lock);
+	inode_close(fs, in);
 }
 
 void pt_inode_unlookup(struct pt_fs *fs, uint64_t nodeid)

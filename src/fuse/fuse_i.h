@@ -21,6 +21,8 @@
 struct fuse_session {
 	struct pt_fs *fs;
 	struct fuse_conf conf;
+	struct metrics *metrics; /* NULL: requests are not counted */
+	uint32_t self_uid, self_gid; /* the daemon's own ids (writeback's read-write reopen) */
 	/* Entry/attribute validity for replies, from the cache mode. */
 	uint64_t entry_timeout_s;
 	uint64_t attr_timeout_s;
@@ -56,6 +58,7 @@ struct fuse_thread {
 	size_t reply_size;
 	struct iovec *iov; /* windows into guest buffers (READ/WRITE payload) */
 	unsigned iov_max;
+	struct metrics_block *mb; /* this thread's counters, NULL without metrics */
 };
 
 struct fuse_req {
@@ -69,6 +72,8 @@ struct fuse_req {
 	unsigned out_cnt;
 	size_t out_len;
 	uint32_t written; /* bytes of reply written */
+	int error;        /* the error the reply carried (0 or -errno), for the metrics */
+	uint64_t io_bytes; /* READ/WRITE: payload bytes moved, for the metrics */
 	bool replied;
 	unsigned qidx;
 	uint32_t token;  /* identifies the chain for a late completion */

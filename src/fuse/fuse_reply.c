@@ -29,6 +29,7 @@ static int put_header(struct fuse_req *req, int error, size_t payload)
 	log_debug("unique %llu: reply error %d, %u bytes", (unsigned long long)oh.unique, error,
 		  oh.len);
 	req->written = oh.len;
+	req->error = error;
 	req->replied = true;
 	return 0;
 }
@@ -45,6 +46,7 @@ int fuse_reply(struct fuse_req *req, int error, const struct iovec *iov, unsigne
 			  (unsigned long long)req->in.unique, req->in.opcode, req->out_len);
 		req->replied = true;
 		req->written = 0;
+		req->error = -ENOSPC;
 		return -ENOSPC;
 	}
 	if (payload > fuse_reply_room(req)) {

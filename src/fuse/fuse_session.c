@@ -24,6 +24,7 @@
 #include "fuse_secctx.h"
 #include "iov.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Oldest protocol we speak: 7.27 (Linux 4.18) has every struct at its current size but INIT's. */
 #define FUSE_MIN_MINOR 27
@@ -57,14 +58,17 @@
  *                  ACL must clear set-group-ID.
  * SECURITY_CTX     with --security-label only: create-like requests carry the
  *                  guest LSM's context, which we set on the new inode.
- * Not offered yet: WRITEBACK_CACHE, EXPORT_SUPPORT.
+ * WRITEBACK_CACHE  only with --writeback: the guest keeps written data in its page cache
+ *                  and sends it in large WRITEs later; it also keeps size and mtime,
+ *                  which it sends with SETATTR. Open flags change with it (wb_open_flags).
+ * Not offered yet: EXPORT_SUPPORT.
  */
 #define FUSE_WANTED_FLAGS                                                                 \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |  \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |                     \
 	 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS |          \
 	 FUSE_FLOCK_LOCKS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_ACL | FUSE_DONT_MASK |     \
-	 FUSE_SETXATTR_EXT | FUSE_SECURITY_CTX)
+	 FUSE_SETXATTR_EXT | FUSE_SECURITY_CTX | FUSE_WRITEBACK_CACHE)
 #define FUSE_ACL_FLAGS (FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT)
 /* Largest COPY_FILE_RANGE done in one request (the guest loops over short copies). */
 #define FUSE_MAX_COPY (16u << 20)
@@ -85,6 +89,46 @@ static bool session_ready(struct fuse_session *se)
 static bool killpriv(const struct fuse_session *se)
 {
 	return se->conn_flags & FUSE_HANDLE_KILLPRIV_V2;
+}
+
+/*
+ * With the guest's writeback cache, what the guest asked for is not what
+ * the host file must be opened with:
+ * - a write-only open becomes read-write: the guest READs through any open
+ *   file of the inode to fill a page before a partial write to it;
+ * - O_APPEND is dropped: the guest computes append offsets itself (it knows
+ *   the cached size), and a host O_APPEND would send every WRITE, including
+ *   the write-back of pages in the middle of the file, to the host's EOF.
+ */
+static int wb_open_flags(const struct fuse_session *se, int flags)
+{
+	if (!(se->conn_flags & FUSE_WRITEBACK_CACHE))
+		return flags;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags & ~O_APPEND;
+}
+
+/*
+ * The caller may write the file but not read it (mode 0200, say), so the
+ * read-write open that writeback needs failed. Its write-only open (fh
+ * @wfh) succeeded as the caller, so the permission check is done; the
+ * daemon then opens the file read-write with its own credentials, for the
+ * guest's page fills only: the guest kernel, which enforces permissions
+ * on its side (default_permissions), never hands that data to a process
+ * that could not read the file. If even that fails, the write-only handle
+ * stays (partial-page writes may then fail in the guest). Returns the fh to use.
+ */
+static uint64_t wb_reopen_rw(struct fuse_req *req, uint64_t nodeid, int flags, uint64_t wfh)
+{
+	struct pt_ctx self = { .uid = req->se->self_uid, .gid = req->se->self_gid,
+			       .pid = req->ctx.pid };
+	uint64_t fh;
+
+	if (pt_open(req->se->fs, &self, nodeid, (flags & ~(O_TRUNC | O_CREAT | O_EXCL)), &fh))
+		return wfh;
+	pt_release(req->se->fs, wfh);
+	return fh;
 }
 
 static int open_reply_flags(const struct fuse_session *se, bool dir)
@@ -171,6 +215,8 @@ static void do_init(struct fuse_req *req, struct fuse_buf *in)
 		se->conn_flags &= ~(uint64_t)FUSE_ACL_FLAGS; /* all three or none */
 	if (!se->conf.security_label)
 		se->conn_flags &= ~(uint64_t)FUSE_SECURITY_CTX;
+	if (!se->conf.writeback)
+		se->conn_flags &= ~(uint64_t)FUSE_WRITEBACK_CACHE;
 	se->max_write = FUSE_SESSION_MAX_WRITE;
 	out.max_readahead = arg.max_readahead;
 	out.flags = (uint32_t)se->conn_flags;
@@ -254,6 +300,17 @@ static void do_lookup(struct fuse_req *req, struct fuse_buf *in)
 	err = fuse_buf_take_name(in, 1, &name);
 	if (!err)
 		err = pt_lookup(req->se->fs, &req->ctx, req->in.nodeid, name, &e);
+	if (err == -ENOENT && req->se->conf.cache >= FUSE_CACHE_METADATA) {
+		/*
+		 * A negative entry (nodeid 0): the guest remembers "no such name" for
+		 * the entry timeout, as it does a positive one, and asks no more
+		 * (create-after-check as in tar or cp: one LOOKUP instead of two).
+		 * Only in the long-timeout modes, which assume this guest alone
+		 * changes the share.
+		 */
+		memset(&e, 0, sizeof(e));
+		err = 0;
+	}
 	reply_entry_or_err(req, err, &e);
 }
 
@@ -556,14 +613,26 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 {
 	struct fuse_open_in arg;
 	uint64_t fh;
-	int err;
+	int err, flags;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
+	if (err)
+		goto out;
 	/* O_TRUNC truncates on the host (ATOMIC_O_TRUNC): unmap the DAX pages past the end first. */
-	if (!err && (arg.flags & O_TRUNC) && req->se->dax)
+	if ((arg.flags & O_TRUNC) && req->se->dax) {
 		err = fuse_dax_before_truncate(req->se->dax, req->in.nodeid, 0);
-	if (!err)
-		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, (int)arg.flags, &fh);
+		if (err)
+			goto out;
+	}
+	flags = wb_open_flags(req->se, (int)arg.flags);
+	err = pt_open(req->se->fs, &req->ctx, req->in.nodeid, flags, &fh);
+	if (err == -EACCES && flags != (int)arg.flags && ((int)arg.flags & O_ACCMODE) == O_WRONLY) {
+		/* Check what the caller asked for, as the caller; then read-write as ourselves. */
+		err = pt_open(req->se->fs, &req->ctx, req->in.nodeid,
+			      (flags & ~O_ACCMODE) | O_WRONLY, &fh);
+		if (!err)
+			fh = wb_reopen_rw(req, req->in.nodeid, flags, fh);
+	}
 	if (!err)
 		fuse_dax_changed(req, req->in.nodeid);
 	if (!err && (arg.open_flags & FUSE_OPEN_KILL_SUIDGID) && (arg.flags & O_TRUNC) &&
@@ -572,6 +641,7 @@ static void do_open(struct fuse_req *req, struct fuse_buf *in)
 		if (err)
 			pt_release(req->se->fs, fh);
 	}
+out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -584,7 +654,7 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 	const char *name;
 	struct pt_entry e;
 	uint64_t fh;
-	int err;
+	int err, flags = 0;
 
 	err = FUSE_BUF_TAKE_OBJ(in, &arg);
 	if (!err)
@@ -593,9 +663,18 @@ static void do_create(struct fuse_req *req, struct fuse_buf *in)
 		take_umask(req, arg.umask);
 	if (!err)
 		err = take_secctx(req, in);
-	if (!err)
+	if (!err) {
+		flags = wb_open_flags(req->se, (int)arg.flags);
+		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode, flags, &e,
+				&fh);
+	}
+	if (err == -EACCES && flags != (int)arg.flags && ((int)arg.flags & O_ACCMODE) == O_WRONLY) {
+		/* An existing file the caller may write but not read: as in do_open. */
 		err = pt_create(req->se->fs, &req->ctx, req->in.nodeid, name, arg.mode,
-				(int)arg.flags, &e, &fh);
+				(flags & ~O_ACCMODE) | O_WRONLY, &e, &fh);
+		if (!err)
+			fh = wb_reopen_rw(req, e.nodeid, flags, fh);
+	}
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -623,10 +702,12 @@ static void do_read(struct fuse_req *req, struct fuse_buf *in)
 	cnt = iov_window(req->out_iov, req->out_cnt, sizeof(struct fuse_out_header), size,
 			 req->t->iov, req->t->iov_max, &got);
 	n = pt_read(req->se->fs, arg.fh, req->t->iov, cnt, arg.offset);
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, (int)n);
-	else
-		fuse_reply_header_only(req, (size_t)n);
+		return;
+	}
+	if (!fuse_reply_header_only(req, (size_t)n))
+		req->io_bytes = (uint64_t)n;
 }
 
 static void do_write(struct fuse_req *req, struct fuse_buf *in)
@@ -664,6 +745,7 @@ static void do_write(struct fuse_req *req, struct fuse_buf *in)
 		pt_kill_suidgid(req->se->fs, req->in.nodeid);
 	fuse_dax_changed(req, req->in.nodeid); /* an append extends the file's DAX mappings */
 	out.size = (uint32_t)n;
+	req->io_bytes = (uint64_t)n;
 	fuse_reply_buf(req, &out, sizeof(out));
 }
 
@@ -1055,8 +1137,8 @@ static void do_tmpfile(struct fuse_req *req, struct fuse_buf *in)
 	if (!err)
 		err = take_secctx(req, in);
 	if (!err)
-		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode, (int)arg.flags,
-				 &e, &fh);
+		err = pt_tmpfile(req->se->fs, &req->ctx, req->in.nodeid, arg.mode,
+				 wb_open_flags(req->se, (int)arg.flags), &e, &fh);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -1139,6 +1221,27 @@ static const struct fuse_op_desc *op_desc(uint32_t opcode)
 	return &fuse_ops[opcode];
 }
 
+const char *fuse_session_op_name(uint32_t opcode)
+{
+	const struct fuse_op_desc *d = op_desc(opcode);
+
+	return d ? d->name : NULL;
+}
+
+/* The metrics hook: one call per request, after its reply (or hand-off). */
+static void count_request(const struct fuse_req *req, uint64_t t0)
+{
+	uint64_t rd = 0, wr = 0;
+
+	if (!req->t->mb)
+		return;
+	if (req->in.opcode == FUSE_READ)
+		rd = req->io_bytes;
+	else if (req->in.opcode == FUSE_WRITE && !req->error)
+		wr = req->io_bytes;
+	metrics_record(req->t->mb, req->in.opcode, req->error, rd, wr, metrics_now_ns() - t0);
+}
+
 int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned qidx,
 			uint32_t token, const struct iovec *iov, unsigned in_cnt, size_t in_len,
 			unsigned out_cnt, size_t out_len, uint32_t *written)
@@ -1158,6 +1261,7 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 	const struct fuse_op_desc *desc;
 	struct fuse_buf in;
 	size_t args_len;
+	uint64_t t0 = t->mb ? metrics_now_ns() : 0;
 
 	*written = 0;
 	if (in_len < sizeof(req.in) ||
@@ -1215,13 +1319,16 @@ int fuse_session_handle(struct fuse_session *se, struct fuse_thread *t, unsigned
 	}
 	fuse_buf_init(&in, t->args, args_len);
 	desc->fn(&req, &in);
-	if (req.async)
+	if (req.async) {
+		count_request(&req, t0); /* counted when handed off, without its error */
 		return FUSE_SESSION_ASYNC;
+	}
 	if (!req.replied) {
 		log_guest(LOG_LVL_ERROR, "%s: decoder returned without a reply", desc->name);
 		reject(&req, -EIO);
 	}
 out:
+	count_request(&req, t0);
 	*written = req.written;
 	return 0;
 }
@@ -1234,6 +1341,8 @@ int fuse_session_new(struct pt_fs *fs, const struct fuse_conf *conf, struct fuse
 		return -ENOMEM;
 	se->fs = fs;
 	se->conf = *conf;
+	se->self_uid = geteuid(); /* here: the seccomp filter does not allow it later */
+	se->self_gid = getegid();
 	switch (conf->cache) {
 	case FUSE_CACHE_NEVER:
 		se->entry_timeout_s = se->attr_timeout_s = 0;
@@ -1268,6 +1377,11 @@ void fuse_session_set_dax(struct fuse_session *se, struct fuse_dax *dax)
 	se->dax = dax;
 }
 
+void fuse_session_set_metrics(struct fuse_session *se, struct metrics *m)
+{
+	se->metrics = m;
+}
+
 void fuse_session_free(struct fuse_session *se)
 {
 	if (!se)
@@ -1298,6 +1412,11 @@ struct fuse_thread *fuse_thread_new(struct fuse_session *se, unsigned iov_max)
 		fuse_thread_free(t);
 		return NULL;
 	}
+	if (se->metrics) {
+		t->mb = metrics_block_get(se->metrics);
+		if (!t->mb)
+			log_warn("out of memory for a metrics block: this thread's requests go uncounted");
+	}
 	return t;
 }
 
@@ -1308,5 +1427,7 @@ void fuse_thread_free(struct fuse_thread *t)
 	free(t->args);
 	free(t->reply);
 	free(t->iov);
+	if (t->mb)
+		metrics_block_put(t->se->metrics, t->mb);
 	free(t);
 }

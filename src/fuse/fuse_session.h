@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 struct pt_fs;
+struct metrics;
 struct fuse_session;
 struct fuse_thread;
 
@@ -40,6 +41,7 @@ struct fuse_conf {
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
 	bool posix_acl;   /* offer POSIX_ACL, DONT_MASK, SETXATTR_EXT (needs xattr) */
 	bool security_label; /* offer SECURITY_CTX: set the guest's context on new inodes */
+	bool writeback;   /* offer FUSE_WRITEBACK_CACHE (the guest caches writes) */
 };
 
 /* Largest WRITE (and READ) we negotiate: 1 MiB. */
@@ -71,6 +73,13 @@ void fuse_session_quiesce(struct fuse_session *se);
 /* Serve SETUPMAPPING/REMOVEMAPPING through @dax (not owned; NULL: -ENOSYS, the default). */
 struct fuse_dax;
 void fuse_session_set_dax(struct fuse_session *se, struct fuse_dax *dax);
+/*
+ * Count every request in @m (src/metrics): call before the first
+ * fuse_thread_new. Without it, requests are not timed at all.
+ */
+void fuse_session_set_metrics(struct fuse_session *se, struct metrics *m);
+/* "LOOKUP", "READ", ... for an opcode we serve, else NULL. */
+const char *fuse_session_op_name(uint32_t opcode);
 /* Device reset: drop the guest's state; the next request must be INIT. */
 void fuse_session_reset(struct fuse_session *se);
 

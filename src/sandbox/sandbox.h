@@ -150,6 +150,7 @@ struct sb_config {
 	 */
 	const struct sb_idmap *uid_map, *gid_map;
 	unsigned n_uid_map, n_gid_map;
+	const char *metrics_path; /* --metrics socket: removed by the supervisor the same way */
 };
 
 struct sb_result {

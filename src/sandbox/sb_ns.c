@@ -312,7 +312,8 @@ static const char *signal_name(int sig)
  * child, exit with its status. Never returns. @set is blocked already.
  */
 static void __attribute__((noreturn))
-supervise(pid_t child, int alive_fd, const sigset_t *set, const char *socket_path)
+supervise(pid_t child, int alive_fd, const sigset_t *set, const char *socket_path,
+	  const char *metrics_path)
 {
 	struct stat st;
 	int status = 0, code;
@@ -370,6 +371,9 @@ supervise(pid_t child, int alive_fd, const sigset_t *set, const char *socket_pat
 	if (socket_path && lstat(socket_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    unlink(socket_path) < 0)
 		log_warn("sandbox: cannot remove %s: %m", socket_path);
+	if (metrics_path && lstat(metrics_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    unlink(metrics_path) < 0)
+		log_warn("sandbox: cannot remove %s: %m", metrics_path);
 	_exit(code);
 }
 
@@ -494,7 +498,7 @@ static int enter_namespace(const struct sb_config *cfg, struct sb_result *out)
 	}
 	if (pid > 0) {
 		close(alive[0]);
-		supervise(pid, alive[1], &set, cfg->socket_path);
+		supervise(pid, alive[1], &set, cfg->socket_path, cfg->metrics_path);
 	}
 
 	/* The child: PID 1 of the new namespace. */

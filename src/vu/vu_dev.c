@@ -882,22 +882,24 @@ static int set_vring_fd(struct vu_dev *d, const struct vhost_user_msg *msg, int 
 static bool region_holds_rings(struct vu_dev *d, const struct vhost_user_mem_region *r)
 {
 	uint64_t len = 1;
+	uintptr_t start, end;
 	void *hva;
-	char *start, *end;
 
 	if (vu_mem_gpa_to_hva(&d->mem, r->guest_phys_addr, &len, &hva))
 		return false;
-	start = hva;
-	end = start + r->memory_size;
+	/* The size comes from the frontend's message: integer arithmetic, saturated. */
+	start = (uintptr_t)hva;
+	if (__builtin_add_overflow(start, r->memory_size, &end))
+		end = UINTPTR_MAX;
 	for (unsigned i = 0; i < d->max_queues; i++) {
 		const struct vu_queue *q = &d->queues[i];
-		const char *p[3];
+		uintptr_t p[3];
 
 		if (!q->running)
 			continue;
-		p[0] = (const char *)q->vq.desc;
-		p[1] = (const char *)q->vq.avail;
-		p[2] = (const char *)q->vq.used;
+		p[0] = (uintptr_t)q->vq.desc;
+		p[1] = (uintptr_t)q->vq.avail;
+		p[2] = (uintptr_t)q->vq.used;
 		for (int k = 0; k < 3; k++) {
 			if (p[k] >= start && p[k] < end)
 				return true;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_install.sh: `meson install` puts exactly what a Debian-style install needs, and it works:
 # the daemon in libexecdir, vufsd(1) in man1, the vhost-user backend description
-# share/qemu/vhost-user/50-vufsd.json ("type": "fs", "binary" = the installed daemon).
+# share/qemu/vhost-user/50-vufsd.json ("type": "fs", "binary" = the installed daemon), and
+# the metrics reader vufs-metrics in bindir (a user command).
 # Usage: test_install.sh BUILDDIR   (prints "N passed, N failed")
 set -u
 B=$1
@@ -21,12 +22,13 @@ rm -f "$D.log"
 intro=$(meson introspect "$B" --buildoptions)
 opt() { python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]==sys.argv[1]][0])' "$1" <<<"$intro"; }
 prefix=$(opt prefix) libexecdir=$(opt libexecdir) mandir=$(opt mandir) datadir=$(opt datadir)
+bindir=$(opt bindir)
 bin=$prefix/$libexecdir/vufsd
 man=$prefix/$mandir/man1/vufsd.1
 json=$prefix/$datadir/qemu/vhost-user/50-vufsd.json
 
 files=$(cd "$D" && find . -type f -o -type l | sed 's/^\.//' | sort)
-want=$(printf '%s\n' "$bin" "$man" "$json" | sort)
+want=$(printf '%s\n' "$bin" "$man" "$json" "$prefix/$bindir/vufs-metrics" | sort)
 [ "$files" = "$want" ] && ok "installed tree is exactly: $(echo $want)" ||
 	bad "installed tree: $(echo $files), expected $(echo $want)"
 [ -x "$D$bin" ] && "$D$bin" --version | grep -q '^vufsd ' && ok "$bin runs" || bad "$bin does not run"

@@ -297,3 +297,21 @@ uint64_t h_lookup(struct h *h, const char *rel, struct fuse_attr *attr)
 	H_OK(h, fe_fuse_walk(h->fe, rel, &nodeid, attr));
 	return nodeid;
 }
+
+int h_xreq(struct h *h, uint32_t opcode, uint64_t nodeid, const struct h_xbuf *in,
+	   unsigned int nin, void *out, uint32_t out_size, uint32_t *out_len)
+{
+	struct fe_fuse_call c;
+	int r;
+
+	fe_fuse_call_init(&c, opcode, nodeid);
+	for (unsigned int i = 0; i < nin; i++)
+		c.in[c.nin++] = (struct fe_fuse_buf){ in[i].p, in[i].len };
+	c.out = out;
+	c.out_size = out_size;
+	c.flags |= FE_CALL_ANY_SIZE;
+	r = fe_fuse_call(h->fe, &c);
+	if (out_len)
+		*out_len = c.out_len;
+	return r;
+}

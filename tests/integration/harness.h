@@ -20,6 +20,12 @@
 #include "fe.h"
 #include "fe_fuse.h"
 
+/* One argument buffer of h_xreq. */
+struct h_xbuf {
+	const void *p;
+	uint32_t len;
+};
+
 struct h {
 	char tmpdir[64];
 	char share[96];
@@ -92,5 +98,12 @@ uint64_t h_lookup(struct h *h, const char *rel, struct fuse_attr *attr);
 	} while (0)
 
 #define H_STATE(state) ((struct h *)*(state))
+
+/*
+ * Any opcode with up to FE_FUSE_MAX_IN argument buffers; the reply may be
+ * short of @out_size (its length in *@out_len). Returns fe_fuse_call's result.
+ */
+int h_xreq(struct h *h, uint32_t opcode, uint64_t nodeid, const struct h_xbuf *in,
+	   unsigned int nin, void *out, uint32_t out_size, uint32_t *out_len);
 
 #endif /* VUFS_TEST_HARNESS_H */

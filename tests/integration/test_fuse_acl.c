@@ -49,49 +49,26 @@ static size_t acl_make(struct acl *a, unsigned u, unsigned named_uid, unsigned g
 	return 4 + n * sizeof(struct acl_entry);
 }
 
-struct xbuf {
-	const void *p;
-	uint32_t len;
-};
-
-static int xreq(struct h *h, uint32_t opcode, uint64_t nodeid, const struct xbuf *in,
-		unsigned int nin, void *out, uint32_t out_size, uint32_t *out_len)
-{
-	struct fe_fuse_call c;
-	int r;
-
-	fe_fuse_call_init(&c, opcode, nodeid);
-	for (unsigned int i = 0; i < nin; i++)
-		c.in[c.nin++] = (struct fe_fuse_buf){ in[i].p, in[i].len };
-	c.out = out;
-	c.out_size = out_size;
-	c.flags |= FE_CALL_ANY_SIZE;
-	r = fe_fuse_call(h->fe, &c);
-	if (out_len)
-		*out_len = c.out_len;
-	return r;
-}
-
 /* SETXATTR with the extended (FUSE_SETXATTR_EXT) struct. */
 static int set_xattr_ext(struct h *h, uint64_t nodeid, const char *name, const void *val,
 			 uint32_t len, uint32_t setxattr_flags)
 {
 	struct fuse_setxattr_in si = { .size = len, .setxattr_flags = setxattr_flags };
-	struct xbuf in[3] = {
+	struct h_xbuf in[3] = {
 		{ &si, sizeof(si) },
 		{ name, (uint32_t)strlen(name) + 1 },
 		{ val, len },
 	};
 
-	return xreq(h, FUSE_SETXATTR, nodeid, in, 3, NULL, 0, NULL);
+	return h_xreq(h, FUSE_SETXATTR, nodeid, in, 3, NULL, 0, NULL);
 }
 
 static int get_xattr(struct h *h, uint64_t nodeid, const char *name, void *buf, uint32_t size)
 {
 	struct fuse_getxattr_in gi = { .size = size };
-	struct xbuf in[2] = { { &gi, sizeof(gi) }, { name, (uint32_t)strlen(name) + 1 } };
+	struct h_xbuf in[2] = { { &gi, sizeof(gi) }, { name, (uint32_t)strlen(name) + 1 } };
 	uint32_t len = 0;
-	int r = xreq(h, FUSE_GETXATTR, nodeid, in, 2, buf, size, &len);
+	int r = h_xreq(h, FUSE_GETXATTR, nodeid, in, 2, buf, size, &len);
 
 	return r ? r : (int)len;
 }

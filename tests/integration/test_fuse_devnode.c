@@ -27,29 +27,6 @@
 #define OTHER_UID 2000u
 #define OTHER_GID 2000u
 
-struct xbuf {
-	const void *p;
-	uint32_t len;
-};
-
-static int xreq(struct h *h, uint32_t opcode, uint64_t nodeid, const struct xbuf *in,
-		unsigned int nin, void *out, uint32_t out_size, uint32_t *out_len)
-{
-	struct fe_fuse_call c;
-	int r;
-
-	fe_fuse_call_init(&c, opcode, nodeid);
-	for (unsigned int i = 0; i < nin; i++)
-		c.in[c.nin++] = (struct fe_fuse_buf){ in[i].p, in[i].len };
-	c.out = out;
-	c.out_size = out_size;
-	c.flags |= FE_CALL_ANY_SIZE;
-	r = fe_fuse_call(h->fe, &c);
-	if (out_len)
-		*out_len = c.out_len;
-	return r;
-}
-
 /* Start vufsd with extra arguments (NULL: none), FUSE_INIT'ed. */
 static void dn_start(struct h *h, const char *extra)
 {
@@ -366,51 +343,51 @@ static int get_xattr(struct h *h, uint64_t nodeid, const char *name, void *buf, 
 {
 	struct fuse_getxattr_in gi = { .size = size };
 	struct fuse_getxattr_out go;
-	struct xbuf in[2] = { { &gi, sizeof(gi) }, { name, (uint32_t)strlen(name) + 1 } };
+	struct h_xbuf in[2] = { { &gi, sizeof(gi) }, { name, (uint32_t)strlen(name) + 1 } };
 	uint32_t len = 0;
 	int r;
 
 	if (!size) {
-		r = xreq(h, FUSE_GETXATTR, nodeid, in, 2, &go, sizeof(go), &len);
+		r = h_xreq(h, FUSE_GETXATTR, nodeid, in, 2, &go, sizeof(go), &len);
 		return r ? r : (int)go.size;
 	}
-	r = xreq(h, FUSE_GETXATTR, nodeid, in, 2, buf, size, &len);
+	r = h_xreq(h, FUSE_GETXATTR, nodeid, in, 2, buf, size, &len);
 	return r ? r : (int)len;
 }
 
 static int set_xattr(struct h *h, uint64_t nodeid, const char *name, const char *val)
 {
 	struct fuse_setxattr_in si = { .size = (uint32_t)strlen(val) };
-	struct xbuf in[3] = {
+	struct h_xbuf in[3] = {
 		{ &si, FUSE_COMPAT_SETXATTR_IN_SIZE },
 		{ name, (uint32_t)strlen(name) + 1 },
 		{ val, (uint32_t)strlen(val) },
 	};
 
-	return xreq(h, FUSE_SETXATTR, nodeid, in, 3, NULL, 0, NULL);
+	return h_xreq(h, FUSE_SETXATTR, nodeid, in, 3, NULL, 0, NULL);
 }
 
 static int list_xattr(struct h *h, uint64_t nodeid, void *buf, uint32_t size)
 {
 	struct fuse_getxattr_in gi = { .size = size };
 	struct fuse_getxattr_out go;
-	struct xbuf in[1] = { { &gi, sizeof(gi) } };
+	struct h_xbuf in[1] = { { &gi, sizeof(gi) } };
 	uint32_t len = 0;
 	int r;
 
 	if (!size) {
-		r = xreq(h, FUSE_LISTXATTR, nodeid, in, 1, &go, sizeof(go), &len);
+		r = h_xreq(h, FUSE_LISTXATTR, nodeid, in, 1, &go, sizeof(go), &len);
 		return r ? r : (int)go.size;
 	}
-	r = xreq(h, FUSE_LISTXATTR, nodeid, in, 1, buf, size, &len);
+	r = h_xreq(h, FUSE_LISTXATTR, nodeid, in, 1, buf, size, &len);
 	return r ? r : (int)len;
 }
 
 static int remove_xattr(struct h *h, uint64_t nodeid, const char *name)
 {
-	struct xbuf in[1] = { { name, (uint32_t)strlen(name) + 1 } };
+	struct h_xbuf in[1] = { { name, (uint32_t)strlen(name) + 1 } };
 
-	return xreq(h, FUSE_REMOVEXATTR, nodeid, in, 1, NULL, 0, NULL);
+	return h_xreq(h, FUSE_REMOVEXATTR, nodeid, in, 1, NULL, 0, NULL);
 }
 
 static void test_mapped_xattr_hidden(void **state)

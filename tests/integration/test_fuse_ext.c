@@ -39,30 +39,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-struct xbuf {
-	const void *p;
-	uint32_t len;
-};
-
-/* Any opcode with up to FE_FUSE_MAX_IN argument buffers; the reply may be short of out_size. */
-static int xreq(struct h *h, uint32_t opcode, uint64_t nodeid, const struct xbuf *in,
-		unsigned int nin, void *out, uint32_t out_size, uint32_t *out_len)
-{
-	struct fe_fuse_call c;
-	int r;
-
-	fe_fuse_call_init(&c, opcode, nodeid);
-	for (unsigned int i = 0; i < nin; i++)
-		c.in[c.nin++] = (struct fe_fuse_buf){ in[i].p, in[i].len };
-	c.out = out;
-	c.out_size = out_size;
-	c.flags |= FE_CALL_ANY_SIZE;
-	r = fe_fuse_call(h->fe, &c);
-	if (out_len)
-		*out_len = c.out_len;
-	return r;
-}
-
 /*
  * Start the backend with extra arguments (NULL: none) and FUSE_INIT with
  * the lock and KILLPRIV_V2 flags. Extra arguments exist for vufsd only (the
@@ -141,13 +117,13 @@ static int setxattr_raw(struct h *h, uint64_t nodeid, const char *name, const vo
 {
 	/* No FUSE_SETXATTR_EXT: the 8-byte compat struct (size, flags). */
 	struct fuse_setxattr_in si = { .size = size_field, .flags = flags };
-	struct xbuf in[3] = {
+	struct h_xbuf in[3] = {
 		{ &si, FUSE_COMPAT_SETXATTR_IN_SIZE },
 		{ name, (uint32_t)strlen(name) + 1 },
 		{ val, len },
 	};
 
-	return xreq(h, FUSE_SETXATTR, nodeid, in, len ? 3 : 2, NULL, 0, NULL);
+	return h_xreq(h, FUSE_SETXATTR, nodeid, in, len ? 3 : 2, NULL, 0, NULL);
 }
 
 static int set_xattr(struct h *h, uint64_t nodeid, const char *name, const char *val,
@@ -162,18 +138,18 @@ static int get_xattr(struct h *h, uint64_t nodeid, const char *name, void *buf, 
 {
 	struct fuse_getxattr_in gi = { .size = size };
 	struct fuse_getxattr_out go;
-	struct xbuf in[2] = { { &gi, sizeof(gi) }, { name, (uint32_t)strlen(name) + 1 } };
+	struct h_xbuf in[2] = { { &gi, sizeof(gi) }, { name, (uint32_t)strlen(name) + 1 } };
 	uint32_t len = 0;
 	int r;
 
 	if (!size) {
-		r = xreq(h, FUSE_GETXATTR, nodeid, in, 2, &go, sizeof(go), &len);
+		r = h_xreq(h, FUSE_GETXATTR, nodeid, in, 2, &go, sizeof(go), &len);
 		if (r)
 			return r;
 		assert_int_equal(len, sizeof(go));
 		return (int)go.size;
 	}
-	r = xreq(h, FUSE_GETXATTR, nodeid, in, 2, buf, size, &len);
+	r = h_xreq(h, FUSE_GETXATTR, nodeid, in, 2, buf, size, &len);
 	return r ? r : (int)len;
 }
 
@@ -181,26 +157,26 @@ static int list_xattr(struct h *h, uint64_t nodeid, void *buf, uint32_t size)
 {
 	struct fuse_getxattr_in gi = { .size = size };
 	struct fuse_getxattr_out go;
-	struct xbuf in[1] = { { &gi, sizeof(gi) } };
+	struct h_xbuf in[1] = { { &gi, sizeof(gi) } };
 	uint32_t len = 0;
 	int r;
 
 	if (!size) {
-		r = xreq(h, FUSE_LISTXATTR, nodeid, in, 1, &go, sizeof(go), &len);
+		r = h_xreq(h, FUSE_LISTXATTR, nodeid, in, 1, &go, sizeof(go), &len);
 		if (r)
 			return r;
 		assert_int_equal(len, sizeof(go));
 		return (int)go.size;
 	}
-	r = xreq(h, FUSE_LISTXATTR, nodeid, in, 1, buf, size, &len);
+	r = h_xreq(h, FUSE_LISTXATTR, nodeid, in, 1, buf, size, &len);
 	return r ? r : (int)len;
 }
 
 static int remove_xattr(struct h *h, uint64_t nodeid, const char *name)
 {
-	struct xbuf in[1] = { { name, (uint32_t)strlen(name) + 1 } };
+	struct h_xbuf in[1] = { { name, (uint32_t)strlen(name) + 1 } };
 
-	return xreq(h, FUSE_REMOVEXATTR, nodeid, in, 1, NULL, 0, NULL);
+	return h_xreq(h, FUSE_REMOVEXATTR, nodeid, in, 1, NULL, 0, NULL);
 }
 
 static bool list_has(const char *list, size_t len, const char *name)
@@ -321,9 +297,9 @@ static void test_xattr_bad_requests(void **state)
 	/* A name without its NUL (the value's bytes follow directly). */
 	{
 		struct fuse_getxattr_in gi = { .size = sizeof(buf) };
-		struct xbuf in[2] = { { &gi, sizeof(gi) }, { "user.x", 6 } };
+		struct h_xbuf in[2] = { { &gi, sizeof(gi) }, { "user.x", 6 } };
 
-		H_ANY_ERR(h, xreq(h, FUSE_GETXATTR, n, in, 2, buf, sizeof(buf), NULL));
+		H_ANY_ERR(h, h_xreq(h, FUSE_GETXATTR, n, in, 2, buf, sizeof(buf), NULL));
 	}
 	/* Unknown flags reach the host, which refuses them. */
 	H_ANY_ERR(h, set_xattr(h, n, "user.f", "v", 0x100));
@@ -373,19 +349,19 @@ static int setlk(struct h *h, uint64_t nodeid, uint64_t fh, uint32_t type, uint6
 		 uint64_t end, uint32_t pid)
 {
 	struct fuse_lk_in in;
-	struct xbuf b[1] = { { &in, sizeof(in) } };
+	struct h_xbuf b[1] = { { &in, sizeof(in) } };
 
 	lk_fill(&in, fh, type, start, end, pid, 0);
-	return xreq(h, FUSE_SETLK, nodeid, b, 1, NULL, 0, NULL);
+	return h_xreq(h, FUSE_SETLK, nodeid, b, 1, NULL, 0, NULL);
 }
 
 static int flk(struct h *h, uint64_t nodeid, uint64_t fh, uint32_t type)
 {
 	struct fuse_lk_in in;
-	struct xbuf b[1] = { { &in, sizeof(in) } };
+	struct h_xbuf b[1] = { { &in, sizeof(in) } };
 
 	lk_fill(&in, fh, type, 0, LK_EOF, PID1, FUSE_LK_FLOCK);
-	return xreq(h, FUSE_SETLK, nodeid, b, 1, NULL, 0, NULL);
+	return h_xreq(h, FUSE_SETLK, nodeid, b, 1, NULL, 0, NULL);
 }
 
 static int getlk(struct h *h, uint64_t nodeid, uint64_t fh, uint32_t type, uint64_t start,
@@ -393,13 +369,13 @@ static int getlk(struct h *h, uint64_t nodeid, uint64_t fh, uint32_t type, uint6
 {
 	struct fuse_lk_in in;
 	struct fuse_lk_out out;
-	struct xbuf b[1] = { { &in, sizeof(in) } };
+	struct h_xbuf b[1] = { { &in, sizeof(in) } };
 	uint32_t len = 0;
 	int r;
 
 	lk_fill(&in, fh, type, start, end, pid, 0);
 	memset(&out, 0xee, sizeof(out));
-	r = xreq(h, FUSE_GETLK, nodeid, b, 1, &out, sizeof(out), &len);
+	r = h_xreq(h, FUSE_GETLK, nodeid, b, 1, &out, sizeof(out), &len);
 	if (r)
 		return r;
 	assert_int_equal(len, sizeof(out));
@@ -916,9 +892,9 @@ static int fallocate_req(struct h *h, uint64_t node, uint64_t fh, uint32_t mode,
 			 uint64_t len)
 {
 	struct fuse_fallocate_in in = { .fh = fh, .offset = off, .length = len, .mode = mode };
-	struct xbuf b[1] = { { &in, sizeof(in) } };
+	struct h_xbuf b[1] = { { &in, sizeof(in) } };
 
-	return xreq(h, FUSE_FALLOCATE, node, b, 1, NULL, 0, NULL);
+	return h_xreq(h, FUSE_FALLOCATE, node, b, 1, NULL, 0, NULL);
 }
 
 static void test_fallocate(void **state)
@@ -989,11 +965,11 @@ static int64_t lseek_req(struct h *h, uint64_t node, uint64_t fh, uint64_t off, 
 {
 	struct fuse_lseek_in in = { .fh = fh, .offset = off, .whence = whence };
 	struct fuse_lseek_out out = { 0 };
-	struct xbuf b[1] = { { &in, sizeof(in) } };
+	struct h_xbuf b[1] = { { &in, sizeof(in) } };
 	uint32_t len = 0;
 	int r;
 
-	r = xreq(h, FUSE_LSEEK, node, b, 1, &out, sizeof(out), &len);
+	r = h_xreq(h, FUSE_LSEEK, node, b, 1, &out, sizeof(out), &len);
 	if (r)
 		return r;
 	assert_int_equal(len, sizeof(out));
@@ -1057,11 +1033,11 @@ static int copy_range(struct h *h, uint64_t node, uint64_t fh_in, uint64_t off_i
 		.flags = flags,
 	};
 	struct fuse_write_out out = { 0 };
-	struct xbuf b[1] = { { &in, sizeof(in) } };
+	struct h_xbuf b[1] = { { &in, sizeof(in) } };
 	uint32_t olen = 0;
 	int r;
 
-	r = xreq(h, FUSE_COPY_FILE_RANGE, node, b, 1, &out, sizeof(out), &olen);
+	r = h_xreq(h, FUSE_COPY_FILE_RANGE, node, b, 1, &out, sizeof(out), &olen);
 	if (r)
 		return r;
 	assert_int_equal(olen, sizeof(out));
@@ -1143,7 +1119,7 @@ static void test_tmpfile(void **state)
 		struct fuse_entry_out e;
 		struct fuse_open_out o;
 	} out;
-	struct xbuf b[1] = { { &ci, sizeof(ci) } };
+	struct h_xbuf b[1] = { { &ci, sizeof(ci) } };
 	struct fuse_entry_out le;
 	struct fuse_attr_out ao;
 	char buf[32];
@@ -1154,7 +1130,7 @@ static void test_tmpfile(void **state)
 	h_write_file(h, "file", "x", 1);
 	ext_start(h, NULL);
 	before = count_share_entries(h);
-	H_OK(h, xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, b, 1, &out, sizeof(out), &len));
+	H_OK(h, h_xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, b, 1, &out, sizeof(out), &len));
 	assert_int_equal(len, sizeof(out));
 	assert_true(out.e.nodeid != 0 && out.e.nodeid != FUSE_ROOT_ID);
 	assert_true(S_ISREG(out.e.attr.mode));
@@ -1179,12 +1155,12 @@ static void test_tmpfile(void **state)
 	H_OK(h, fe_fuse_release(h->fe, out.e.nodeid, out.o.fh, O_RDWR));
 
 	/* Not in a regular file; not in a missing node. */
-	H_ERR(h, xreq(h, FUSE_TMPFILE, h_lookup(h, "file", NULL), b, 1, &out, sizeof(out), &len),
+	H_ERR(h, h_xreq(h, FUSE_TMPFILE, h_lookup(h, "file", NULL), b, 1, &out, sizeof(out), &len),
 	      ENOTDIR);
-	H_ANY_ERR(h, xreq(h, FUSE_TMPFILE, 0x7777777700ull, b, 1, &out, sizeof(out), &len));
+	H_ANY_ERR(h, h_xreq(h, FUSE_TMPFILE, 0x7777777700ull, b, 1, &out, sizeof(out), &len));
 	/* A read-only tmpfile request still yields a usable file (O_TMPFILE needs write access). */
 	ci.flags = O_RDONLY;
-	H_OK(h, xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, b, 1, &out, sizeof(out), &len));
+	H_OK(h, h_xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, b, 1, &out, sizeof(out), &len));
 	H_OK(h, fe_fuse_release(h->fe, out.e.nodeid, out.o.fh, O_RDONLY));
 	assert_int_equal(count_share_entries(h), before + 1);
 }
@@ -1193,13 +1169,13 @@ static void test_syncfs(void **state)
 {
 	struct h *h = H_STATE(state);
 	struct fuse_syncfs_in si = { 0 };
-	struct xbuf b[1] = { { &si, sizeof(si) } };
+	struct h_xbuf b[1] = { { &si, sizeof(si) } };
 
 	h_write_file(h, "f", "x", 1);
 	ext_start(h, NULL);
-	H_OK(h, xreq(h, FUSE_SYNCFS, FUSE_ROOT_ID, b, 1, NULL, 0, NULL));
-	H_OK(h, xreq(h, FUSE_SYNCFS, h_lookup(h, "f", NULL), b, 1, NULL, 0, NULL));
-	H_ANY_ERR(h, xreq(h, FUSE_SYNCFS, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL));
+	H_OK(h, h_xreq(h, FUSE_SYNCFS, FUSE_ROOT_ID, b, 1, NULL, 0, NULL));
+	H_OK(h, h_xreq(h, FUSE_SYNCFS, h_lookup(h, "f", NULL), b, 1, NULL, 0, NULL));
+	H_ANY_ERR(h, h_xreq(h, FUSE_SYNCFS, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL));
 }
 
 static int raw(struct h *h, uint32_t opcode, uint64_t nodeid, const void *in, uint32_t len,
@@ -1307,10 +1283,10 @@ static int write_kill(struct h *h, uint64_t node, uint64_t fh, uint32_t wflags)
 {
 	struct fuse_write_in in = { .fh = fh, .offset = 0, .size = 3, .write_flags = wflags };
 	struct fuse_write_out out = { 0 };
-	struct xbuf b[2] = { { &in, sizeof(in) }, { "abc", 3 } };
+	struct h_xbuf b[2] = { { &in, sizeof(in) }, { "abc", 3 } };
 	int r;
 
-	r = xreq(h, FUSE_WRITE, node, b, 2, &out, sizeof(out), NULL);
+	r = h_xreq(h, FUSE_WRITE, node, b, 2, &out, sizeof(out), NULL);
 	return r ? r : (int)out.size;
 }
 
@@ -1318,10 +1294,10 @@ static int open_kill(struct h *h, uint64_t node, uint32_t flags, uint32_t open_f
 {
 	struct fuse_open_in in = { .flags = flags, .open_flags = open_flags };
 	struct fuse_open_out out = { 0 };
-	struct xbuf b[1] = { { &in, sizeof(in) } };
+	struct h_xbuf b[1] = { { &in, sizeof(in) } };
 	int r;
 
-	r = xreq(h, FUSE_OPEN, node, b, 1, &out, sizeof(out), NULL);
+	r = h_xreq(h, FUSE_OPEN, node, b, 1, &out, sizeof(out), NULL);
 	*fh = out.fh;
 	return r;
 }

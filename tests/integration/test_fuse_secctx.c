@@ -20,25 +20,6 @@
 #define MAPPED "user.virtiofs.security.selinux"
 #define LABEL "system_u:object_r:test_t:s0"
 
-struct xbuf {
-	const void *p;
-	uint32_t len;
-};
-
-static int xreq(struct h *h, uint32_t opcode, uint64_t nodeid, const struct xbuf *in,
-		unsigned int nin, void *out, uint32_t out_size)
-{
-	struct fe_fuse_call c;
-
-	fe_fuse_call_init(&c, opcode, nodeid);
-	for (unsigned int i = 0; i < nin; i++)
-		c.in[c.nin++] = (struct fe_fuse_buf){ in[i].p, in[i].len };
-	c.out = out;
-	c.out_size = out_size;
-	c.flags |= FE_CALL_ANY_SIZE;
-	return fe_fuse_call(h->fe, &c);
-}
-
 /* A context block as Linux builds it: one context @name = @value (NUL included), padded. */
 static uint32_t block(unsigned char *buf, const char *name, const char *value)
 {
@@ -89,10 +70,10 @@ static int do_mkdir(struct h *h, const char *name, const void *blk, uint32_t ble
 		    struct fuse_entry_out *e)
 {
 	struct fuse_mkdir_in mi = { .mode = 0755 };
-	struct xbuf in[3] = { { &mi, sizeof(mi) }, { name, (uint32_t)strlen(name) + 1 },
+	struct h_xbuf in[3] = { { &mi, sizeof(mi) }, { name, (uint32_t)strlen(name) + 1 },
 			      { blk, blen } };
 
-	return xreq(h, FUSE_MKDIR, FUSE_ROOT_ID, in, blen ? 3 : 2, e, sizeof(*e));
+	return h_xreq(h, FUSE_MKDIR, FUSE_ROOT_ID, in, blen ? 3 : 2, e, sizeof(*e), NULL);
 }
 
 static const char *host_label(struct h *h, const char *rel, const char *xname)
@@ -135,25 +116,25 @@ static void test_label_mapped(void **state)
 	H_OK(h, fe_fuse_forget(h->fe, e.nodeid, 1));
 
 	struct fuse_mknod_in mn = { .mode = S_IFREG | 0644 };
-	struct xbuf nin[3] = { { &mn, sizeof(mn) }, { "p", 2 }, { blk, blen } };
-	H_OK(h, xreq(h, FUSE_MKNOD, FUSE_ROOT_ID, nin, 3, &e, sizeof(e)));
+	struct h_xbuf nin[3] = { { &mn, sizeof(mn) }, { "p", 2 }, { blk, blen } };
+	H_OK(h, h_xreq(h, FUSE_MKNOD, FUSE_ROOT_ID, nin, 3, &e, sizeof(e), NULL));
 	assert_string_equal(host_label(h, "p", MAPPED), LABEL);
 	H_OK(h, fe_fuse_forget(h->fe, e.nodeid, 1));
 	/* user.* attributes cannot be on a FIFO or a symlink: those are made without the
 	 * context (a guest with an LSM must still be able to make them). */
 	mn.mode = S_IFIFO | 0644;
-	nin[1] = (struct xbuf){ "q", 2 };
-	H_OK(h, xreq(h, FUSE_MKNOD, FUSE_ROOT_ID, nin, 3, &e, sizeof(e)));
+	nin[1] = (struct h_xbuf){ "q", 2 };
+	H_OK(h, h_xreq(h, FUSE_MKNOD, FUSE_ROOT_ID, nin, 3, &e, sizeof(e), NULL));
 	H_OK(h, fe_fuse_forget(h->fe, e.nodeid, 1));
 	assert_true(h_exists(h, "q"));
-	struct xbuf sin[3] = { { "l", 2 }, { "target", 7 }, { blk, blen } };
-	H_OK(h, xreq(h, FUSE_SYMLINK, FUSE_ROOT_ID, sin, 3, &e, sizeof(e)));
+	struct h_xbuf sin[3] = { { "l", 2 }, { "target", 7 }, { blk, blen } };
+	H_OK(h, h_xreq(h, FUSE_SYMLINK, FUSE_ROOT_ID, sin, 3, &e, sizeof(e), NULL));
 	H_OK(h, fe_fuse_forget(h->fe, e.nodeid, 1));
 	assert_true(h_exists(h, "l"));
 
 	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT | O_EXCL, .mode = S_IFREG | 0644 };
-	struct xbuf cin[3] = { { &ci, sizeof(ci) }, { "f", 2 }, { blk, blen } };
-	H_OK(h, xreq(h, FUSE_CREATE, FUSE_ROOT_ID, cin, 3, &co, sizeof(co)));
+	struct h_xbuf cin[3] = { { &ci, sizeof(ci) }, { "f", 2 }, { blk, blen } };
+	H_OK(h, h_xreq(h, FUSE_CREATE, FUSE_ROOT_ID, cin, 3, &co, sizeof(co), NULL));
 	assert_string_equal(host_label(h, "f", MAPPED), LABEL);
 	H_OK(h, fe_fuse_release(h->fe, co.entry.nodeid, co.open.fh, O_WRONLY));
 	H_OK(h, fe_fuse_forget(h->fe, co.entry.nodeid, 1));
@@ -161,19 +142,19 @@ static void test_label_mapped(void **state)
 	if (setxattr(h_path(h, "f"), MAPPED, "old", 3, XATTR_REPLACE) < 0)
 		fail_msg("host setxattr: %s", strerror(errno));
 	ci.flags = O_WRONLY | O_CREAT;
-	H_OK(h, xreq(h, FUSE_CREATE, FUSE_ROOT_ID, cin, 3, &co, sizeof(co)));
+	H_OK(h, h_xreq(h, FUSE_CREATE, FUSE_ROOT_ID, cin, 3, &co, sizeof(co), NULL));
 	assert_string_equal(host_label(h, "f", MAPPED), "old");
 	H_OK(h, fe_fuse_release(h->fe, co.entry.nodeid, co.open.fh, O_WRONLY));
 	H_OK(h, fe_fuse_forget(h->fe, co.entry.nodeid, 1));
 
 	/* TMPFILE: Linux sends the placeholder name "/" before the block. */
 	ci.flags = O_RDWR;
-	struct xbuf tin[3] = { { &ci, sizeof(ci) }, { "/", 2 }, { blk, blen } };
-	H_OK(h, xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, tin, 3, &co, sizeof(co)));
+	struct h_xbuf tin[3] = { { &ci, sizeof(ci) }, { "/", 2 }, { blk, blen } };
+	H_OK(h, h_xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, tin, 3, &co, sizeof(co), NULL));
 	H_OK(h, fe_fuse_release(h->fe, co.entry.nodeid, co.open.fh, O_RDWR));
 	H_OK(h, fe_fuse_forget(h->fe, co.entry.nodeid, 1));
 	tin[2].len = 4; /* cut short: malformed */
-	H_ERR(h, xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, tin, 3, &co, sizeof(co)), EINVAL);
+	H_ERR(h, h_xreq(h, FUSE_TMPFILE, FUSE_ROOT_ID, tin, 3, &co, sizeof(co), NULL), EINVAL);
 
 	/* No context (a guest without an LSM): a header with nr_secctx 0. */
 	blen = block(blk, NULL, NULL);

@@ -113,7 +113,6 @@ static void test_refused(void **state)
 		{ "-o", "source" },
 		{ "-o", "source=/s,xattr," }, /* an empty word */
 		{ "-o", "source=/s,timeout=1.5" },
-		{ "-o", "source=/s,writeback" },
 		{ "--shared-dir=/s", "--tag=0123456789012345678901234567890123456" },
 		{ "--shared-dir=/s", "--dax-window=3M" },
 		{ "--shared-dir=/s", "--migration-mode=by-magic" },
