@@ -2,20 +2,23 @@
 # guest-bench.sh (`make bench-guest`): a real Linux 6.1 guest (QEMU TCG) runs the same workload on
 # each daemon: untar of BENCH_FILES small files (+sync), stat of all, read of all (cold), read of
 # all again, delete of all (+sync), a sequential write (dd, fsync) and, after drop_caches, a
-# sequential read of BENCH_MIB MiB (guest/scripts/bench.sh). One boot per configuration; per-step
-# times from the guest's /proc/uptime; for vufsd also the FUSE requests each step took, from its
-# --metrics socket (HOST-METRICS?), with a per-opcode breakdown under $BENCH_OUT.
+# sequential read of BENCH_MIB MiB (guest/scripts/bench.sh). Per-step times from the guest's
+# /proc/uptime; for vufsd also the FUSE requests each step took, from its --metrics socket
+# (HOST-METRICS?), with a per-opcode breakdown under $BENCH_OUT.
 #
-# Configurations (BENCH_CONFIGS, space-separated, default all):
-#   vufsd      vufsd, default cache (auto)
-#   legacy     QEMU 7.2's C virtiofsd (/usr/lib/qemu/virtiofsd), default cache (auto)
-#   rust       Rust virtiofsd 1.13, default cache (auto)
-#   vufsd-wb   vufsd --cache=always --writeback
-#   legacy-wb  legacy -o cache=always -o writeback
-#   rust-wb    Rust --cache=always --writeback
+# Configurations (BENCH_CONFIGS, space-separated, default all but vufsd-nopoll):
+#   vufsd         vufsd, default cache (auto)
+#   vufsd-nopoll  vufsd --poll-max-us=0 (what ring polling costs or gains a TCG guest)
+#   legacy        QEMU 7.2's C virtiofsd (/usr/lib/qemu/virtiofsd), default cache (auto)
+#   rust          Rust virtiofsd 1.13, default cache (auto)
+#   vufsd-wb      vufsd --cache=always --writeback
+#   legacy-wb     legacy -o cache=always -o writeback
+#   rust-wb       Rust --cache=always --writeback
 #
-# The small-file steps run BENCH_REPEAT times per boot (default 2) and the fastest run counts:
-# TCG guests on a shared host are noisy. The snapshots of the last run are kept.
+# TCG guests on a 2-core host are noisy, so the configurations are booted in BENCH_ROUNDS
+# alternated rounds (default 2: vufsd, legacy, rust, ..., then again) and every step runs
+# BENCH_REPEAT times per boot (default 2). The table gives, per step, the median of those
+# ROUNDS x REPEAT runs and the spread (half of max - min, over the median); ratios are of medians.
 #
 # Environment: BENCH_FILES (default 2000), BENCH_MIB (default 256), BENCH_OUT (default
 # build/guest-bench), TIMEOUT per boot (default 900 s). Not part of `make check`: it takes minutes.
@@ -26,6 +29,7 @@ CACHE=${VUFS_CACHE:-/var/tmp/vufsd-cache}
 FILES=${BENCH_FILES:-2000}
 MIB=${BENCH_MIB:-256}
 REPEAT=${BENCH_REPEAT:-2}
+ROUNDS=${BENCH_ROUNDS:-2}
 OUT=${BENCH_OUT:-$ROOT/build/guest-bench}
 CONFIGS=${BENCH_CONFIGS:-vufsd legacy rust vufsd-wb legacy-wb rust-wb}
 VUFSD_BIN=$ROOT/build/src/vufsd
@@ -69,9 +73,10 @@ EOT
 chmod +x "$WORK/legacy"
 
 run_config() {
-	local cfg=$1 daemon args metrics="" share log
+	local cfg=$1 round=$2 daemon args metrics="" share log dir
 	case "$cfg" in
 	vufsd) daemon=$VUFSD_BIN args="" metrics=1 ;;
+	vufsd-nopoll) daemon=$VUFSD_BIN args="--poll-max-us=0" metrics=1 ;;
 	vufsd-wb) daemon=$VUFSD_BIN args="--cache=always --writeback" metrics=1 ;;
 	legacy) daemon=$WORK/legacy args="" ;;
 	legacy-wb) daemon=$WORK/legacy args="-o cache=always -o writeback" ;;
@@ -80,56 +85,65 @@ run_config() {
 	*) echo "guest-bench: unknown configuration $cfg" >&2; return 2 ;;
 	esac
 	share=$WORK/share-$cfg
-	mkdir -p "$share" "$OUT/$cfg"
-	log=$OUT/$cfg/console.log
+	dir=$OUT/$cfg/r$round
+	mkdir -p "$share" "$dir"
+	log=$dir/console.log
 	if [ -n "$metrics" ]; then
 		args="$args --metrics=$WORK/$cfg.metrics"
-		export VUFS_METRICS=$WORK/$cfg.metrics VUFS_METRICS_DIR=$OUT/$cfg
+		export VUFS_METRICS=$WORK/$cfg.metrics VUFS_METRICS_DIR=$dir
 	else
 		unset VUFS_METRICS VUFS_METRICS_DIR
 	fi
-	echo "guest-bench: $cfg ($daemon $args)"
+	echo "guest-bench: round $round: $cfg ($daemon $args)"
 	VUFSD=$daemon VUFSD_ARGS=$args VUFS_KEEP=0 "$ROOT/guest/run-guest.sh" --share "$share" \
 		--script "$ROOT/guest/scripts/bench.sh" --add "$WORK/bench.tar:/bench.tar" \
 		--add "$WORK/bench.conf:/bench.conf" --log "$log" --timeout "${TIMEOUT:-900}" \
-		>"$OUT/$cfg/run.out" 2>&1 || echo "guest-bench: $cfg: run-guest.sh failed (see $OUT/$cfg)"
-	grep -a '^BENCH ' "$log" | tr -d '\r' >"$OUT/$cfg/steps" || true
+		>"$dir/run.out" 2>&1 || echo "guest-bench: $cfg: run-guest.sh failed (see $dir)"
+	grep -a '^BENCH-RUN ' "$log" | tr -d '\r' >>"$OUT/$cfg/runs" || true
 	rm -rf "$share"
 	# Per-step opcode breakdown from the snapshots the guest asked for.
 	if [ -n "$metrics" ]; then
 		local s
 		for s in untar stat read reread delete seqwrite seqread; do
-			[ -f "$OUT/$cfg/$s-before.prom" ] && [ -f "$OUT/$cfg/$s-after.prom" ] || continue
-			"$ROOT/build/tools/vufs-metrics" -d "$OUT/$cfg/$s-before.prom" \
-				"$OUT/$cfg/$s-after.prom" >"$OUT/$cfg/$s.ops"
+			[ -f "$dir/$s-before.prom" ] && [ -f "$dir/$s-after.prom" ] || continue
+			"$ROOT/build/tools/vufs-metrics" -d "$dir/$s-before.prom" \
+				"$dir/$s-after.prom" >"$dir/$s.ops"
 		done
 	fi
 }
 
-for cfg in $CONFIGS; do
-	run_config "$cfg"
+for ((round = 1; round <= ROUNDS; round++)); do
+	for cfg in $CONFIGS; do
+		run_config "$cfg" "$round"
+	done
 done
 
-# The table: seconds per step (requests in brackets where known), then ratios.
-val() { awk -v s="$2" '$2 == s { print $3 }' "$OUT/$1/steps" 2>/dev/null; }
-req() { awk -v s="$2" '$2 == s { print $4 }' "$OUT/$1/steps" 2>/dev/null; }
+# The table: median seconds per step, spread, requests in brackets where known, then ratios.
+# med CFG STEP FIELD: median of FIELD (3: seconds, 4: requests) over that step's runs.
+med() {
+	awk -v s="$2" -v f="$3" '$2 == s && $f != "-" { print $f }' "$OUT/$1/runs" 2>/dev/null |
+		sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+val() { med "$1" "$2" 3; }
+req() { local r; r=$(med "$1" "$2" 4); [ -z "$r" ] || printf '%.0f' "$r"; }
+spread() {
+	awk -v s="$2" '$2 == s { print $3 }' "$OUT/$1/runs" 2>/dev/null | sort -g |
+		awk -v m="$3" '{ v[NR] = $1 } END { if (NR && m > 0) printf "%d", 100 * (v[NR] - v[1]) / 2 / m }'
+}
 {
 	echo
-	echo "guest workload: $FILES files (fastest of $REPEAT runs), $MIB MiB sequential;" \
-		"Linux 6.1 guest, QEMU TCG, 2 vCPUs"
+	echo "guest workload: $FILES files, $MIB MiB sequential; Linux 6.1 guest, QEMU TCG, 2 vCPUs;" \
+		"seconds: median of $ROUNDS alternated boots x $REPEAT runs, +-spread, [FUSE requests]"
 	printf '%-9s' step
-	for cfg in $CONFIGS; do printf ' %17s' "$cfg"; done
+	for cfg in $CONFIGS; do printf ' %22s' "$cfg"; done
 	echo
 	for s in untar stat read reread delete seqwrite seqread; do
 		printf '%-9s' "$s"
 		for cfg in $CONFIGS; do
 			t=$(val "$cfg" "$s")
 			r=$(req "$cfg" "$s")
-			if [ -n "$r" ] && [ "$r" != - ]; then
-				printf ' %8ss %7s' "${t:--}" "[$r]"
-			else
-				printf ' %8ss %7s' "${t:--}" ""
-			fi
+			sp=$(spread "$cfg" "$s" "${t:-0}")
+			printf ' %7ss %5s %8s' "${t:--}" "${sp:+±$sp%}" "${r:+[$r]}"
 		done
 		echo
 	done
@@ -137,7 +151,7 @@ req() { awk -v s="$2" '$2 == s { print $4 }' "$OUT/$1/steps" 2>/dev/null; }
 	echo "ratios (time / anchor time, < 1 is faster):"
 	for s in untar stat read reread delete seqwrite seqread; do
 		line=""
-		for pair in vufsd:legacy vufsd:rust vufsd-wb:legacy-wb vufsd-wb:rust-wb vufsd-wb:legacy vufsd-wb:rust; do
+		for pair in vufsd:legacy vufsd:rust vufsd:vufsd-nopoll vufsd-wb:legacy-wb vufsd-wb:rust-wb vufsd-wb:legacy vufsd-wb:rust; do
 			a=${pair%%:*} b=${pair#*:}
 			[[ " $CONFIGS " == *" $a "* && " $CONFIGS " == *" $b "* ]] || continue
 			ta=$(val "$a" "$s") tb=$(val "$b" "$s")
@@ -148,5 +162,5 @@ req() { awk -v s="$2" '$2 == s { print $4 }' "$OUT/$1/steps" 2>/dev/null; }
 		printf '%-9s%s\n' "$s" "$line"
 	done
 	echo
-	echo "per-opcode breakdown of each vufsd step: $OUT/<config>/<step>.ops"
+	echo "per-opcode breakdown of each vufsd step (last run of a boot): $OUT/<config>/r<round>/<step>.ops"
 } | tee "$OUT/summary.txt"

@@ -3,7 +3,8 @@
 # `sh /guest-script.sh /mnt`). Each step prints one line
 #   BENCH <step> <seconds> <fuse requests|->
 # where the request count comes from the host (HOST-METRICS?, vufsd --metrics only): the
-# fastest of REPEAT runs of the small-file steps, one run of the sequential ones.
+# fastest of REPEAT runs of every step (each run also prints a BENCH-RUN line, which
+# scripts/guest-bench.sh takes medians of, across boots).
 # The tarball is /bench.tar (from the initramfs); BIG_MIB and REPEAT come from /bench.conf.
 # shellcheck shell=sh disable=SC3045
 MNT=${1:-/mnt}
@@ -54,7 +55,7 @@ seq_read() { dd if="$W/big" of=/dev/null bs=1M; }
 mkdir -p "$W" || exit 1
 nfiles=$(tar -tf /bench.tar | grep -vc '/$')
 info "bench: $nfiles files in the tarball, ${BIG_MIB} MiB sequential"
-# The small-file steps REPEAT times (fastest run reported: the host may be busy).
+# Every step REPEAT times (the host may be busy).
 i=0
 while [ "$i" -lt "$REPEAT" ]; do
 	step untar untar
@@ -65,12 +66,13 @@ while [ "$i" -lt "$REPEAT" ]; do
 	step reread read_all
 	step delete delete_all
 	drop
+	step seqwrite seq_write
+	drop
+	step seqread seq_read
+	rm -f "$W/big"
+	sync
 	i=$((i + 1))
 done
-step seqwrite seq_write
-drop
-step seqread seq_read
 report untar stat read reread delete seqwrite seqread
-rm -f "$W/big"
 rmdir "$W"
 echo "1 passed, 0 failed"
