@@ -208,6 +208,11 @@ int fe_open(const char *sock_path, const struct fe_opts *opts, struct fe **out)
 	return 0;
 }
 
+void fe_set_spin(struct fe *fe, unsigned int spin_us)
+{
+	fe->opts.spin_us = spin_us;
+}
+
 void fe_disconnect(struct fe *fe)
 {
 	if (fe && fe->sock >= 0) {

@@ -110,6 +110,9 @@ int fe_vu_setup(struct fe *fe);
 /* fe_open - fe_create() + fe_connect() + fe_vu_setup(). opts may be NULL (defaults). */
 int fe_open(const char *sock_path, const struct fe_opts *opts, struct fe **out);
 
+/* fe_set_spin - change opts.spin_us of an open connection (how long waits busy-poll first). */
+void fe_set_spin(struct fe *fe, unsigned int spin_us);
+
 /* fe_disconnect - close the vhost-user socket (the backend normally exits); memory stays mapped. */
 void fe_disconnect(struct fe *fe);
 

@@ -38,6 +38,8 @@
 #define MAX_RUNS 99
 #define MAX_DEPTH 256
 #define MIB (1ull << 20)
+/* cpuidle-haltpoll's default guest_halt_poll_ns, in us: how long a KVM guest's idle CPU polls. */
+#define HALTPOLL_US 200
 /* The tree of the tree walk: TREE_DIRS directories of TREE_FILES files. */
 #define TREE_DIRS 20
 #define TREE_FILES 250
@@ -321,23 +323,6 @@ static int step_randread(struct bench *b, struct slot *s, bool time_up)
 	return 0;
 }
 
-/* GETATTR of the file under test: next to no work in a daemon, so its round trip is the client's and the protocol's. */
-static int step_getattr(struct bench *b, struct slot *s, bool time_up)
-{
-	if (s->step == 1) {
-		if (check(b, s))
-			return -EIO;
-		b->ops++;
-	}
-	if (time_up)
-		return 1;
-	memset(&s->in.ga, 0, sizeof(s->in.ga));
-	call(s, FUSE_GETATTR, b->nodeid, &s->in.ga, sizeof(s->in.ga), NULL, 0, &s->out.attr,
-	     sizeof(s->out.attr));
-	s->step = 1;
-	return 0;
-}
-
 static int step_seqread(struct bench *b, struct slot *s, bool time_up)
 {
 	if (s->step == 1) {
@@ -576,15 +561,17 @@ static int t_seqread(struct bench *b, double *m)
 	if (err)
 		return err;
 	m[0] = (double)b->bytes / t / 1e6;
-	if (cfg.depth == 1) {
-		/* m[1]: the round trip of a request that moves no data, in us (see print_table). */
-		b->ops = 0;
-		b->seconds = cfg.seconds / 3;
-		err = drive(b, 1, step_getattr, &t);
+	if (cfg.depth == 1 && !cfg.spin_us) {
+		/* m[1]: the same with a client that polls before it sleeps (see print_table). */
+		b->bytes = 0;
+		b->seconds = cfg.seconds / 2;
+		fe_set_spin(b->fe, HALTPOLL_US);
+		err = drive(b, 1, step_seqread, &t);
+		fe_set_spin(b->fe, cfg.spin_us);
 		b->seconds = 0;
 		if (err)
 			return err;
-		m[1] = b->ops ? t / (double)b->ops * 1e6 : 0;
+		m[1] = (double)b->bytes / t / 1e6;
 	}
 	return close_file(b, O_RDONLY);
 }
@@ -1091,41 +1078,17 @@ static double spread(const struct cell *c, int metric)
 static double host_mbs[MAX_RUNS];
 
 /*
- * Median over runs of a column's seqread over the host's bound of the same run.
- * @net: first take away, from each request's time, the round trip of a GETATTR
- * measured right after (depth 1 only): what is left is the daemon moving the data.
+ * Median over runs of a column's seqread over the host's bound of the same run;
+ * @polling: the pass with a client that polls before it sleeps.
  */
-static double host_ratio(const struct cell *c, bool net)
-{
-	double v[MAX_RUNS];
-	unsigned int n = 0;
-
-	for (unsigned int r = 0; r < cfg.runs; r++) {
-		double mbs = c->v[r][0];
-
-		if (!c->ok[r] || host_mbs[r] <= 0)
-			continue;
-		if (net) {
-			double per_req_us = (double)MIB / (mbs * 1e6) * 1e6 - c->v[r][1];
-
-			if (c->v[r][1] <= 0 || per_req_us <= 0)
-				continue;
-			mbs = (double)MIB / per_req_us;
-		}
-		v[n++] = mbs / host_mbs[r];
-	}
-	return n ? median_of(v, n) : -1;
-}
-
-/* Median over runs of the null round trip, us. */
-static double null_rtt(const struct cell *c)
+static double host_ratio(const struct cell *c, bool polling)
 {
 	double v[MAX_RUNS];
 	unsigned int n = 0;
 
 	for (unsigned int r = 0; r < cfg.runs; r++)
-		if (c->ok[r] && c->v[r][1] > 0)
-			v[n++] = c->v[r][1];
+		if (c->ok[r] && host_mbs[r] > 0 && c->v[r][polling] > 0)
+			v[n++] = c->v[r][polling] / host_mbs[r];
 	return n ? median_of(v, n) : -1;
 }
 
@@ -1192,14 +1155,13 @@ static void print_table(void)
 			if (cells[t][b].nok && !cells[t][b].nfail)
 				printf("; %s %.2f of it", cfg.col[b].name, host_ratio(&cells[t][b], false));
 		printf("\n");
-		if (cfg.depth == 1) {
-			printf("seqread 1M at depth 1 less each request's fixed round trip (a GETATTR at depth 1,"
-			       " the client's wake-up and the protocol):");
+		if (cfg.depth == 1 && !cfg.spin_us) {
+			printf("the same with a client that polls its used ring %u us before sleeping (a KVM guest's"
+			       " cpuidle-haltpoll default; this host may boot with guest_halt_poll_ns=0):", HALTPOLL_US);
 			for (unsigned int b = 0; b < cfg.ncols; b++)
 				if (cells[t][b].nok && !cells[t][b].nfail)
-					printf("%s %s %.2f of the bound (GETATTR %.1f us)", b ? ";" : "",
-					       cfg.col[b].name, host_ratio(&cells[t][b], true),
-					       null_rtt(&cells[t][b]));
+					printf("%s %s %.2f", b ? ";" : "", cfg.col[b].name,
+					       host_ratio(&cells[t][b], true));
 			printf("\n");
 		}
 	}
