@@ -11,7 +11,7 @@
 # the right content. The daemon runs with --log-level=debug, and its log must show at least
 # as many FSYNC and FSYNCDIR requests as the guest confirmed (the guest's fsync reached the
 # daemon, which answers FSYNC/FSYNCDIR only after fsync(2)/fdatasync(2) of its own fd
-# returned: pt_fsync/pt_fsyncdir in src/fs/pt_ops.c). After QEMU's death the daemon must
+# returned: pt_fsync/pt_fsyncdir in src/fs/pt_file.c, pt_dir.c). After QEMU's death the daemon must
 # exit cleanly by itself.
 #
 # Ends with "N passed, N failed" (the check.sh guest_stage format); exit status 0 if all passed.

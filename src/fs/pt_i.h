@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Passthrough internals shared by pt_inode.c, pt_cred.c and pt_ops.c. */
+/* Passthrough internals shared by pt_inode.c, pt_cred.c, pt_ops.c, pt_file.c, pt_dir.c, pt_lock.c. */
 #ifndef VUFS_PT_I_H
 #define VUFS_PT_I_H
 
@@ -132,6 +132,23 @@ uint64_t pt_guest_ino(struct pt_fs *fs, dev_t dev, uint64_t ino);
 
 /* The filesystem whose /proc/self/fd this thread's cwd is parked in (pt_thread_init). */
 extern __thread struct pt_fs *pt_thread_cwd_fs;
+
+/* pt_ops.c: helpers of the operations, shared with pt_file.c and pt_dir.c. */
+/* Open one-component @name under @dirfd, never following a symlink nor leaving @dirfd. */
+int pt_open_beneath(int dirfd, const char *name, int flags, mode_t mode);
+/* Reopen @in's O_PATH fd for I/O with @flags through /proc/self/fd; fd or -errno. */
+int pt_reopen_inode(struct pt_fs *fs, const struct pt_inode *in, int flags);
+/* Look @name up under referenced directory inode @dir and count the lookup; 0 or -errno. */
+int pt_lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
+		 struct pt_entry *out);
+/* Remove @name under @dirfd again after a failed create, if it still is the inode @made. */
+void pt_undo_create(int dirfd, const char *name, const struct stat *made);
+/* Set the guest's umask (FUSE_DONT_MASK) on this thread; pass the result to pt_umask_leave. */
+mode_t pt_umask_enter(struct pt_fs *fs, const struct pt_ctx *ctx);
+/* Restore the umask pt_umask_enter changed ((mode_t)-1: nothing to restore). */
+void pt_umask_leave(mode_t old);
+/* pt_file.c: fsync or fdatasync handle @fh (a directory's if @is_dir); 0 or -errno. */
+int pt_sync_handle(struct pt_fs *fs, uint64_t fh, bool is_dir, bool datasync);
 
 /*
  * Account one more fd held for the guest; -ENFILE past the cap

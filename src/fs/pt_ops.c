@@ -1,31 +1,21 @@
 // SPDX-License-Identifier: MIT
-#include <dirent.h>
+/*
+ * Passthrough filesystem lifecycle and the operations on inodes and names: lookup,
+ * attributes, access, readlink, statfs, create (mkdir, mknod, symlink, link), remove, rename.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "iov.h"
 #include "log.h"
 #include "pt_devnode.h"
 #include "pt_i.h"
-
-/* getdents64 buffer per open directory. */
-#define PT_DIRBUF_SIZE (32 * 1024)
-
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
 
 static bool have_openat2 = true;
 
@@ -34,7 +24,7 @@ static bool have_openat2 = true;
  * without leaving @dirfd. The FUSE parser already checked that @name is
  * one component; openat2 enforces it again in the kernel.
  */
-static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
+int pt_open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
@@ -58,7 +48,7 @@ static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 }
 
 /* Reopen an inode's O_PATH fd for I/O through /proc/self/fd. */
-static int reopen_inode(struct pt_fs *fs, const struct pt_inode *in, int flags)
+int pt_reopen_inode(struct pt_fs *fs, const struct pt_inode *in, int flags)
 {
 	char name[16];
 	int fd;
@@ -201,8 +191,8 @@ static void entry_fix_devnode(struct pt_fs *fs, struct pt_entry *e)
 }
 
 /* Look @name up under @dir (a referenced inode) and count the lookup. */
-static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
-		     struct pt_entry *out)
+int pt_lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
+		 struct pt_entry *out)
 {
 	int fd, err;
 
@@ -236,7 +226,7 @@ static int lookup_in(struct pt_fs *fs, struct pt_inode *dir, const char *name,
 		if (err)
 			return err;
 		if (pt_inode_find(fs, &st, mnt_id, dir->fd, name, out)) {
-			fd = open_beneath(dir->fd, name, O_PATH, 0);
+			fd = pt_open_beneath(dir->fd, name, O_PATH, 0);
 			err = fd < 0 ? fd : pt_inode_insert(fs, fd, out);
 		}
 		if (!err)
@@ -262,7 +252,7 @@ int pt_lookup(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const
 	(void)ctx;
 	if (!dir)
 		return -ESTALE;
-	err = lookup_in(fs, dir, name, out);
+	err = pt_lookup_in(fs, dir, name, out);
 	pt_inode_put(fs, dir);
 	return err;
 }
@@ -368,7 +358,7 @@ static int setattr_step(struct pt_fs *fs, const struct pt_ctx *ctx, struct pt_in
 			} else if (in->type != S_IFREG) {
 				err = in->type == S_IFDIR ? -EISDIR : -EINVAL;
 			} else {
-				int tfd = reopen_inode(fs, in, O_WRONLY);
+				int tfd = pt_reopen_inode(fs, in, O_WRONLY);
 
 				err = tfd;
 				if (tfd >= 0) {
@@ -510,7 +500,7 @@ int pt_statfs(struct pt_fs *fs, uint64_t nodeid, struct statvfs *out)
  * --fd-limit, out of memory): take the name away again, so that a request answered
  * with an error leaves nothing behind. Only if @name still is the inode @made.
  */
-static void undo_create(int dirfd, const char *name, const struct stat *made)
+void pt_undo_create(int dirfd, const char *name, const struct stat *made)
 {
 	struct stat st;
 
@@ -524,10 +514,10 @@ static void undo_create(int dirfd, const char *name, const struct stat *made)
 /*
  * With FUSE_DONT_MASK the guest leaves its umask to us: set it on this
  * thread (which has its own fs_struct after pt_thread_init, so other
- * threads keep theirs) around the create. Returns what umask_leave
+ * threads keep theirs) around the create. Returns what pt_umask_leave
  * restores; (mode_t)-1: nothing changed.
  */
-static mode_t umask_enter(struct pt_fs *fs, const struct pt_ctx *ctx)
+mode_t pt_umask_enter(struct pt_fs *fs, const struct pt_ctx *ctx)
 {
 	if (!ctx->umask_set)
 		return (mode_t)-1;
@@ -536,7 +526,7 @@ static mode_t umask_enter(struct pt_fs *fs, const struct pt_ctx *ctx)
 	return umask((mode_t)ctx->umask & 0777);
 }
 
-static void umask_leave(mode_t old)
+void pt_umask_leave(mode_t old)
 {
 	if (old != (mode_t)-1)
 		umask(old);
@@ -562,7 +552,7 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 		goto out;
 	}
 	objs[0] = dir->fd;
-	old_umask = umask_enter(fs, ctx);
+	old_umask = pt_umask_enter(fs, ctx);
 	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
 		switch (kind) {
 		case MK_DIR:
@@ -580,7 +570,7 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 			break;
 		}
 	}
-	umask_leave(old_umask);
+	pt_umask_leave(old_umask);
 	if (!err) {
 		struct stat made;
 		bool have_made = !pt_stat_at(dir->fd, name, 0, &made, NULL);
@@ -607,9 +597,9 @@ static int make_node(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent
 				log_warn("cannot remove a new entry without its security context: %m");
 		}
 		if (!err) {
-			err = lookup_in(fs, dir, name, out);
+			err = pt_lookup_in(fs, dir, name, out);
 			if (err && have_made)
-				undo_create(dir->fd, name, &made);
+				pt_undo_create(dir->fd, name, &made);
 		}
 	}
 out:
@@ -689,7 +679,7 @@ int pt_link(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_
 		err = linkat(fs->proc_fd, name, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 	if (err)
 		goto out;
-	err = lookup_in(fs, dir, newname, out);
+	err = pt_lookup_in(fs, dir, newname, out);
 out:
 	pt_inode_put(fs, dir);
 	pt_inode_put(fs, in);
@@ -750,468 +740,6 @@ out:
 	return err;
 }
 
-/* Guest open flags we pass to the host; the rest are the daemon's business. */
-static int filter_open_flags(const struct pt_fs *fs, int flags)
-{
-	int keep = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NONBLOCK;
-
-	if (fs->cfg.direct_io_allowed)
-		keep |= O_DIRECT;
-	if (fs->cfg.preserve_noatime)
-		keep |= O_NOATIME;
-	return (flags & keep) | O_LARGEFILE;
-}
-
-/*
- * A mapped device node is never opened for I/O: the guest's kernel does
- * device I/O itself and never sends OPEN for one, so this is a hostile or
- * racing guest: -ENXIO, as opening a node without a device gives.
- */
-static int refuse_devnode(struct pt_fs *fs, int fd)
-{
-	struct pt_devnode d;
-	struct stat st;
-	int err;
-
-	err = pt_stat_fd(fd, &st, NULL);
-	if (err)
-		return err;
-	if (pt_devnode_read(fs, fd, &st, &d)) {
-		log_guest(LOG_LVL_WARN, "open of a mapped device node refused: ENXIO");
-		return -ENXIO;
-	}
-	return 0;
-}
-
-int pt_open(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags,
-	    uint64_t *fh)
-{
-	struct pt_inode *in = pt_inode_get(fs, nodeid);
-	struct pt_caller c;
-	int fd = -1, err;
-	int objs[1];
-
-	if (!in)
-		return -ESTALE;
-	if (in->type != S_IFREG) {
-		/* Never open a FIFO or device node for the guest (CVE-2020-35517). */
-		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
-		goto out;
-	}
-	err = refuse_devnode(fs, in->fd);
-	if (err)
-		goto out;
-	objs[0] = in->fd;
-	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
-		fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
-		err = fd < 0 ? fd : 0;
-	}
-	if (err)
-		goto out;
-	err = pt_handle_add(fs, fd, in, false, fh);
-	if (err)
-		close(fd);
-out:
-	pt_inode_put(fs, in);
-	return err;
-}
-
-int pt_open_fd(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, int flags, int *fd)
-{
-	struct pt_inode *in = pt_inode_get(fs, nodeid);
-	struct pt_caller c;
-	int err, objs[1];
-
-	*fd = -1;
-	if (!in)
-		return -ESTALE;
-	if (in->type != S_IFREG) {
-		err = in->type == S_IFDIR ? -EISDIR : -EBADF;
-		goto out;
-	}
-	objs[0] = in->fd;
-	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
-		*fd = reopen_inode(fs, in, filter_open_flags(fs, flags));
-		err = *fd < 0 ? *fd : 0;
-	}
-	if (err)
-		*fd = -1;
-out:
-	pt_inode_put(fs, in);
-	return err;
-}
-
-/*
- * CREATE of a name that already exists, without O_EXCL (a guest with a
- * stale negative dentry): open it as OPEN would, and only if it is a
- * regular file.
- */
-static int open_existing(struct pt_fs *fs, struct pt_inode *dir, const char *name, int flags)
-{
-	char fdname[16];
-	struct stat st;
-	int pfd, fd;
-
-	pfd = open_beneath(dir->fd, name, O_PATH, 0);
-	if (pfd < 0)
-		return pfd;
-	if (fstat(pfd, &st) < 0) {
-		fd = -errno;
-	} else if (!S_ISREG(st.st_mode)) {
-		fd = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
-	} else if ((fd = refuse_devnode(fs, pfd)) < 0) {
-		/* fd is the error */
-	} else {
-		snprintf(fdname, sizeof(fdname), "%d", pfd);
-		fd = openat(fs->proc_fd, fdname, (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC);
-		if (fd < 0)
-			fd = -errno;
-	}
-	close(pfd);
-	return fd;
-}
-
-int pt_create(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, const char *name,
-	      mode_t mode, int flags, struct pt_entry *out, uint64_t *fh)
-{
-	struct pt_inode *dir = pt_inode_get(fs, parent);
-	struct pt_inode *in = NULL;
-	struct pt_caller c;
-	mode_t old_umask;
-	bool created = false;
-	char fdname[16];
-	int fd = -1, pfd, err;
-	int objs[1];
-
-	if (!dir)
-		return -ESTALE;
-	if (dir->type != S_IFDIR) {
-		err = -ENOTDIR;
-		goto out;
-	}
-	objs[0] = dir->fd;
-	old_umask = umask_enter(fs, ctx);
-	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
-		/*
-		 * Always O_EXCL: without it, open(O_CREAT) would open whatever
-		 * exists under the name, a FIFO (blocking this thread) or a
-		 * device node included (CVE-2020-35517).
-		 */
-		fd = open_beneath(dir->fd, name, filter_open_flags(fs, flags) | O_CREAT | O_EXCL,
-				  mode & 07777);
-		created = fd >= 0;
-		if (fd == -EEXIST && !(flags & O_EXCL))
-			fd = open_existing(fs, dir, name, filter_open_flags(fs, flags));
-		err = fd < 0 ? fd : 0;
-	}
-	umask_leave(old_umask);
-	if (err)
-		goto out;
-	if (ctx->secctx_name && created) {
-		/* Only a file this request made gets the context (never relabel one). */
-		err = pt_xattr_set_secctx(fs, ctx, dir->fd, name, fd, S_IFREG);
-		if (err) {
-			if (unlinkat(dir->fd, name, 0) < 0)
-				log_warn("cannot remove a new file without its security context: %m");
-			goto err_close;
-		}
-	}
-	/* The node for the file we just opened, not for whatever the name points at now. */
-	snprintf(fdname, sizeof(fdname), "%d", fd);
-	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
-	if (pfd < 0) {
-		err = -errno;
-		goto err_close;
-	}
-	err = pt_inode_insert(fs, pfd, out);
-	if (err)
-		goto err_close;
-	in = pt_inode_get(fs, out->nodeid);
-	if (!in) {
-		err = -ESTALE;
-		goto err_close;
-	}
-	err = pt_handle_add(fs, fd, in, false, fh);
-	pt_inode_put(fs, in);
-	if (err) {
-		pt_inode_unlookup(fs, out->nodeid);
-		goto err_close;
-	}
-	goto out;
-
-err_close:
-	if (created) {
-		struct stat made;
-
-		if (!fstat(fd, &made))
-			undo_create(dir->fd, name, &made);
-	}
-	close(fd);
-out:
-	pt_inode_put(fs, dir);
-	return err;
-}
-
-ssize_t pt_read(struct pt_fs *fs, uint64_t fh, const struct iovec *iov, unsigned cnt,
-		uint64_t off)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	ssize_t n;
-
-	if (!h)
-		return -EBADF;
-	if (off > INT64_MAX)
-		n = -EINVAL;
-	else
-		n = iov_preadv_full(h->fd, iov, cnt, (off_t)off);
-	pt_handle_put(fs, h);
-	return n;
-}
-
-ssize_t pt_write(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh,
-		 const struct iovec *iov, unsigned cnt, uint64_t off)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	ssize_t n;
-
-	(void)ctx;
-	if (!h)
-		return -EBADF;
-	if (off > INT64_MAX)
-		n = -EINVAL;
-	else
-		n = iov_pwritev_full(h->fd, iov, cnt, (off_t)off);
-	if (n > 0 && fs->cap_xattr)
-		pt_xattr_drop_cap(fs, h->fd, false);
-	pt_handle_put(fs, h);
-	return n;
-}
-
-/*
- * Release what lock owner @owner holds through @h: host OFD locks belong to
- * the open file, so the owner's ranges (from the records) are unlocked one
- * by one. Caller holds h->dir_lock.
- */
-static void release_owner_locks(struct pt_handle *h, uint64_t owner)
-{
-	for (unsigned i = 0; i < h->nlocks;) {
-		struct pt_lock_rec r = h->locks[i];
-		struct flock fl = {
-			.l_type = F_UNLCK,
-			.l_whence = SEEK_SET,
-			.l_start = (off_t)r.start,
-			.l_len = r.end == UINT64_MAX ? 0 : (off_t)(r.end - r.start + 1),
-		};
-
-		if (r.owner != owner) {
-			i++;
-			continue;
-		}
-		if (fcntl(h->fd, F_OFD_SETLK, &fl) < 0)
-			log_guest(LOG_LVL_WARN, "cannot release a lock on close: %m");
-		h->locks[i] = h->locks[--h->nlocks];
-	}
-}
-
-int pt_flush(struct pt_fs *fs, uint64_t fh, uint64_t owner)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	int fd, err = 0;
-
-	if (!h)
-		return -EBADF;
-	pthread_mutex_lock(&h->dir_lock);
-	if (h->nlocks)
-		release_owner_locks(h, owner);
-	pthread_mutex_unlock(&h->dir_lock);
-	/* close() of a duplicate reports deferred write errors (NFS and the like). */
-	fd = dup(h->fd);
-	if (fd < 0)
-		err = -errno;
-	else if (close(fd) < 0 && errno != EINTR)
-		err = -errno;
-	pt_handle_put(fs, h);
-	return err;
-}
-
-static int sync_handle(struct pt_fs *fs, uint64_t fh, bool is_dir, bool datasync)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, is_dir);
-	int err;
-
-	if (!h)
-		return -EBADF;
-	err = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
-	pt_handle_put(fs, h);
-	return err;
-}
-
-int pt_fsync(struct pt_fs *fs, uint64_t fh, bool datasync)
-{
-	return sync_handle(fs, fh, false, datasync);
-}
-
-int pt_release(struct pt_fs *fs, uint64_t fh)
-{
-	return pt_handle_remove(fs, fh, false);
-}
-
-int pt_opendir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t nodeid, uint64_t *fh)
-{
-	struct pt_inode *in = pt_inode_get(fs, nodeid);
-	struct pt_caller c;
-	int fd = -1, err;
-	int objs[1];
-
-	if (!in)
-		return -ESTALE;
-	if (in->type != S_IFDIR) {
-		err = -ENOTDIR;
-		goto out;
-	}
-	objs[0] = in->fd;
-	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
-		fd = reopen_inode(fs, in, O_RDONLY | O_DIRECTORY);
-		err = fd < 0 ? fd : 0;
-	}
-	if (err)
-		goto out;
-	err = pt_handle_add(fs, fd, in, true, fh);
-	if (err)
-		close(fd);
-out:
-	pt_inode_put(fs, in);
-	return err;
-}
-
-/* Position the stream at @off; keeps buffered entries when continuing where we stopped. */
-static int dir_seek(struct pt_handle *h, uint64_t off)
-{
-	/*
-	 * Continuing after the last entry handed out needs no seek either: a seek back
-	 * would only find the skipped entries again, and fails (EINVAL on ext4) once a
-	 * host process has removed the directory.
-	 */
-	if (h->dir_valid && (off == h->dir_next || off == h->dir_sent))
-		return 0;
-	if (off > INT64_MAX || lseek(h->fd, (off_t)off, SEEK_SET) < 0)
-		return off > INT64_MAX ? -EINVAL : -errno;
-	h->dir_len = h->dir_pos = 0;
-	h->dir_next = h->dir_sent = off;
-	h->dir_valid = true;
-	return 0;
-}
-
-int pt_readdir(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t fh, uint64_t off, bool plus,
-	       const struct pt_readdir_sink *sink)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, true);
-	unsigned added = 0;
-	int err = 0;
-
-	(void)ctx;
-	if (!h)
-		return -EBADF;
-	pthread_mutex_lock(&h->dir_lock);
-	if (!h->dir_buf) {
-		h->dir_buf = malloc(PT_DIRBUF_SIZE);
-		if (!h->dir_buf) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-	err = dir_seek(h, off);
-	if (err)
-		goto out;
-	for (;;) {
-		struct linux_dirent64 *de;
-		struct pt_dirent d;
-		struct pt_entry e;
-		bool dot;
-		int r;
-
-		if (h->dir_pos >= h->dir_len) {
-			long n = syscall(SYS_getdents64, h->fd, h->dir_buf, PT_DIRBUF_SIZE);
-
-			if (n < 0) {
-				/*
-				 * A failed getdents leaves the position alone, so the stream
-				 * stays valid: the next request gets the host's error again
-				 * (ENOENT once a host process removed the directory), not
-				 * the error of a seek.
-				 */
-				err = -errno;
-				goto out;
-			}
-			if (n == 0)
-				break; /* end of directory */
-			h->dir_len = (size_t)n;
-			h->dir_pos = 0;
-		}
-		de = (struct linux_dirent64 *)(h->dir_buf + h->dir_pos);
-		d.name = de->d_name;
-		d.namelen = strnlen(de->d_name, de->d_reclen - offsetof(struct linux_dirent64,
-									   d_name));
-		d.ino = pt_guest_ino(fs, h->inode->dev, de->d_ino);
-		d.type = de->d_type;
-		d.next_off = (uint64_t)de->d_off;
-		if (!sink->fits(sink->arg, d.namelen))
-			break;
-		dot = !strcmp(d.name, ".") || !strcmp(d.name, "..");
-		if (plus && !dot) {
-			r = lookup_in(fs, h->inode, d.name, &e);
-			if (r == -ENOENT) {
-				/* Gone since getdents: skip it. */
-				h->dir_pos += de->d_reclen;
-				h->dir_next = d.next_off;
-				continue;
-			}
-			if (r < 0) {
-				/*
-				 * No fd left (--fd-limit), no memory...: never skip an entry
-				 * that exists. Stop here; the guest continues from this
-				 * entry and gets the error if it is still the first one.
-				 */
-				if (!added)
-					err = r;
-				break;
-			}
-		}
-		if (plus && !dot && d.type != IFTODT(e.st.st_mode))
-			d.type = IFTODT(e.st.st_mode); /* a mapped device node */
-		else if (!plus && !dot && d.type == DT_REG)
-			d.type = pt_devnode_dtype_at(fs, h->inode->fd, d.name, d.type);
-		if (plus && dot) {
-			memset(&e, 0, sizeof(e));
-			e.st.st_ino = d.ino;
-			e.st.st_mode = (mode_t)DTTOIF(d.type);
-		}
-		r = sink->add(sink->arg, &d, plus ? &e : NULL);
-		if (r) {
-			if (plus && !dot)
-				pt_inode_unlookup(fs, e.nodeid);
-			break;
-		}
-		added++;
-		h->dir_pos += de->d_reclen;
-		h->dir_next = h->dir_sent = d.next_off;
-	}
-out:
-	pthread_mutex_unlock(&h->dir_lock);
-	pt_handle_put(fs, h);
-	return err;
-}
-
-int pt_fsyncdir(struct pt_fs *fs, uint64_t fh, bool datasync)
-{
-	return sync_handle(fs, fh, true, datasync);
-}
-
-int pt_releasedir(struct pt_fs *fs, uint64_t fh)
-{
-	return pt_handle_remove(fs, fh, true);
-}
-
 __thread struct pt_fs *pt_thread_cwd_fs;
 
 int pt_thread_init(struct pt_fs *fs)
@@ -1225,311 +753,4 @@ int pt_thread_init(struct pt_fs *fs)
 	}
 	pt_thread_cwd_fs = fs;
 	return 0;
-}
-
-/*
- * Lock records: host OFD locks know which open file holds a range, not
- * which guest process; F_GETLK must name the process. Each file handle
- * keeps the ranges it was granted with the guest pid, mirroring what the
- * host applied (a new lock replaces the handle's own overlapping ranges,
- * as POSIX does for one owner).
- */
-#define PT_MAX_LOCK_RECS 1024
-
-static uint64_t flock_end(const struct flock *fl)
-{
-	return fl->l_len ? (uint64_t)(fl->l_start + fl->l_len - 1) : UINT64_MAX;
-}
-
-/*
- * Record that @h now holds @type (F_UNLCK: nothing) on [s, e] for guest
- * process @pid. A handle's ranges never overlap, so at most one splits in
- * two. On allocation failure the records are dropped (pids then read 0).
- * Caller holds h->dir_lock.
- */
-static void lock_recs_apply(struct pt_handle *h, uint64_t s, uint64_t e, short type,
-			    uint32_t pid, uint64_t owner)
-{
-	unsigned max = h->nlocks + 2, n = 0;
-	struct pt_lock_rec *v = malloc(max * sizeof(*v));
-
-	if (!v || max > PT_MAX_LOCK_RECS) {
-		free(v);
-		v = NULL;
-		goto out;
-	}
-	for (unsigned i = 0; i < h->nlocks; i++) {
-		struct pt_lock_rec r = h->locks[i];
-
-		if (r.end < s || r.start > e) {
-			v[n++] = r;
-			continue;
-		}
-		if (r.start < s) {
-			v[n] = r;
-			v[n++].end = s - 1;
-		}
-		if (r.end > e) {
-			v[n] = r;
-			v[n++].start = e + 1;
-		}
-	}
-	if (type != F_UNLCK)
-		v[n++] = (struct pt_lock_rec){
-			.start = s, .end = e, .type = type, .pid = pid, .owner = owner
-		};
-out:
-	free(h->locks);
-	h->locks = v;
-	h->nlocks = v ? n : 0;
-	h->cap_locks = v ? max : 0;
-}
-
-struct lock_owner_search {
-	struct pt_fs *fs;
-	const struct pt_handle *self;
-	const struct pt_inode *inode;
-	uint64_t start, end;
-	uint32_t pid;
-};
-
-/* idtable_foreach callback, under handle_lock: a record of another open of the inode. */
-static void find_lock_owner(void *obj, uint64_t id, void *arg)
-{
-	struct lock_owner_search *q = arg;
-	struct pt_handle *h = obj;
-
-	(void)id;
-	if (q->pid || h == q->self || h->is_dir || h->inode != q->inode)
-		return;
-	pthread_mutex_lock(&h->dir_lock);
-	for (unsigned i = 0; i < h->nlocks; i++) {
-		if (h->locks[i].start <= q->end && h->locks[i].end >= q->start) {
-			q->pid = h->locks[i].pid;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&h->dir_lock);
-}
-
-int pt_getlk(struct pt_fs *fs, uint64_t fh, struct flock *fl)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	struct lock_owner_search q = { .fs = fs };
-	int err;
-
-	if (!h)
-		return -EBADF;
-	fl->l_pid = 0; /* required for OFD locks */
-	err = fcntl(h->fd, F_OFD_GETLK, fl) < 0 ? -errno : 0;
-	if (!err && fl->l_type != F_UNLCK) {
-		/* Which guest process holds it, if any (a host process: pid 0). */
-		q.self = h;
-		q.inode = h->inode;
-		q.start = (uint64_t)fl->l_start;
-		q.end = flock_end(fl);
-		pthread_mutex_lock(&fs->handle_lock);
-		idtable_foreach(&fs->handles, find_lock_owner, &q);
-		pthread_mutex_unlock(&fs->handle_lock);
-	}
-	if (!err)
-		fl->l_pid = (pid_t)q.pid;
-	pt_handle_put(fs, h);
-	return err;
-}
-
-int pt_setlk(struct pt_fs *fs, uint64_t fh, const struct flock *fl, uint64_t owner, bool wait)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	struct flock l = *fl;
-	int err;
-
-	if (!h)
-		return -EBADF;
-	l.l_pid = 0;
-	err = fcntl(h->fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &l) < 0 ? -errno : 0;
-	if (!err) {
-		pthread_mutex_lock(&h->dir_lock);
-		lock_recs_apply(h, (uint64_t)fl->l_start, flock_end(fl), fl->l_type,
-				(uint32_t)fl->l_pid, owner);
-		pthread_mutex_unlock(&h->dir_lock);
-	}
-	pt_handle_put(fs, h);
-	return err;
-}
-
-int pt_flock(struct pt_fs *fs, uint64_t fh, int op)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	int err;
-
-	if (!h)
-		return -EBADF;
-	err = flock(h->fd, op) < 0 ? -errno : 0;
-	if (!err) {
-		/* Remembered so that a live migration can take it again (src/migr). */
-		pthread_mutex_lock(&h->dir_lock);
-		h->flock_held = op & (LOCK_SH | LOCK_EX);
-		pthread_mutex_unlock(&h->dir_lock);
-	}
-	pt_handle_put(fs, h);
-	return err;
-}
-
-int pt_fallocate(struct pt_fs *fs, uint64_t fh, int mode, uint64_t off, uint64_t len)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	int err;
-
-	if (!h)
-		return -EBADF;
-	if (off > INT64_MAX || len > INT64_MAX)
-		err = -EINVAL;
-	else
-		err = fallocate(h->fd, mode, (off_t)off, (off_t)len) < 0 ? -errno : 0;
-	pt_handle_put(fs, h);
-	return err;
-}
-
-int64_t pt_lseek(struct pt_fs *fs, uint64_t fh, uint64_t off, int whence)
-{
-	struct pt_handle *h = pt_handle_get(fs, fh, false);
-	off_t r;
-
-	if (!h)
-		return -EBADF;
-	if (off > INT64_MAX)
-		r = -EINVAL;
-	else if ((r = lseek(h->fd, (off_t)off, whence)) < 0)
-		r = -errno;
-	pt_handle_put(fs, h);
-	return r;
-}
-
-ssize_t pt_copy_file_range(struct pt_fs *fs, uint64_t fh_in, uint64_t off_in,
-			   uint64_t fh_out, uint64_t off_out, size_t len, unsigned flags)
-{
-	struct pt_handle *in = pt_handle_get(fs, fh_in, false);
-	struct pt_handle *out = pt_handle_get(fs, fh_out, false);
-	loff_t oi = (loff_t)off_in, oo = (loff_t)off_out;
-	ssize_t n;
-
-	if (!in || !out)
-		n = -EBADF;
-	else if (off_in > INT64_MAX || off_out > INT64_MAX)
-		n = -EINVAL;
-	else if ((n = copy_file_range(in->fd, &oi, out->fd, &oo, len, flags)) < 0)
-		n = -errno;
-	if (in)
-		pt_handle_put(fs, in);
-	if (out)
-		pt_handle_put(fs, out);
-	return n;
-}
-
-int pt_syncfs(struct pt_fs *fs, uint64_t nodeid)
-{
-	struct pt_inode *in = pt_inode_get(fs, nodeid);
-	int fd, err;
-
-	if (!in)
-		return -ESTALE;
-	/*
-	 * syncfs needs a real fd on the filesystem. Open only directories: a
-	 * FIFO would block and a device would be opened (CVE-2020-35517).
-	 */
-	fd = reopen_inode(fs, in->type == S_IFDIR ? in : fs->root, O_RDONLY | O_DIRECTORY);
-	if (fd < 0) {
-		err = fd;
-	} else {
-		err = syncfs(fd) < 0 ? -errno : 0;
-		close(fd);
-	}
-	pt_inode_put(fs, in);
-	return err;
-}
-
-int pt_tmpfile(struct pt_fs *fs, const struct pt_ctx *ctx, uint64_t parent, mode_t mode,
-	       int flags, struct pt_entry *out, uint64_t *fh)
-{
-	struct pt_inode *dir = pt_inode_get(fs, parent);
-	struct pt_inode *in;
-	struct pt_caller c;
-	mode_t old_umask;
-	char fdname[16];
-	int fd = -1, pfd, err;
-	int objs[1];
-	/* O_TMPFILE needs write access; a read-only request gets O_RDWR. */
-	int oflags = (filter_open_flags(fs, flags) & ~O_ACCMODE) | O_TMPFILE |
-		     ((flags & O_ACCMODE) == O_RDONLY ? O_RDWR : (flags & O_ACCMODE));
-
-	if (!dir)
-		return -ESTALE;
-	if (dir->type != S_IFDIR) {
-		err = -ENOTDIR;
-		goto out;
-	}
-	objs[0] = dir->fd;
-	old_umask = umask_enter(fs, ctx);
-	for (pt_caller_init(&c, fs, ctx, NULL, 0); pt_caller_next(&c, &err, objs, 1);) {
-		fd = open_beneath(dir->fd, ".", oflags, mode & 07777);
-		err = fd < 0 ? fd : 0;
-	}
-	umask_leave(old_umask);
-	if (err)
-		goto out;
-	err = pt_xattr_set_secctx(fs, ctx, -1, NULL, fd, S_IFREG);
-	if (err) {
-		close(fd); /* unnamed: nothing to remove */
-		goto out;
-	}
-	snprintf(fdname, sizeof(fdname), "%d", fd);
-	pfd = openat(fs->proc_fd, fdname, O_PATH | O_CLOEXEC);
-	if (pfd < 0) {
-		err = -errno;
-		close(fd);
-		goto out;
-	}
-	err = pt_inode_insert(fs, pfd, out);
-	if (err) {
-		close(fd);
-		goto out;
-	}
-	in = pt_inode_get(fs, out->nodeid);
-	err = in ? pt_handle_add(fs, fd, in, false, fh) : -ESTALE;
-	pt_inode_put(fs, in);
-	if (err) {
-		pt_inode_unlookup(fs, out->nodeid);
-		close(fd);
-	}
-out:
-	pt_inode_put(fs, dir);
-	return err;
-}
-
-int pt_kill_suidgid(struct pt_fs *fs, uint64_t nodeid)
-{
-	struct pt_inode *in = pt_inode_get(fs, nodeid);
-	struct stat st;
-	mode_t mode;
-	char name[16];
-	int err;
-
-	if (!in)
-		return -ESTALE;
-	err = pt_stat_fd(in->fd, &st, NULL);
-	if (err || in->type != S_IFREG)
-		goto out;
-	/* As the kernel does: set-group-ID only matters with group execute. */
-	mode = st.st_mode & 07777;
-	mode &= ~(mode_t)S_ISUID;
-	if (mode & S_IXGRP)
-		mode &= ~(mode_t)S_ISGID;
-	if (mode != (st.st_mode & 07777)) {
-		snprintf(name, sizeof(name), "%d", in->fd);
-		err = fchmodat(fs->proc_fd, name, mode, 0) < 0 ? -errno : 0;
-	}
-out:
-	pt_inode_put(fs, in);
-	return err;
 }
