@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* FUSE layer internals shared by fuse_session.c and fuse_reply.c. */
+/* FUSE layer internals shared by fuse_session.c, fuse_reply.c and the decoders' files. */
 #ifndef VUFS_FUSE_I_H
 #define VUFS_FUSE_I_H
 
@@ -82,6 +82,54 @@ struct fuse_req {
 };
 
 struct fuse_buf;
+
+/* fuse_node.c: requests on names and attributes */
+/* Create-like requests: the guest's security context and umask, when negotiated. */
+int fuse_take_secctx(struct fuse_req *req, struct fuse_buf *in);
+void fuse_take_umask(struct fuse_req *req, uint32_t umask);
+void do_lookup(struct fuse_req *req, struct fuse_buf *in);
+void do_getattr(struct fuse_req *req, struct fuse_buf *in);
+void do_setattr(struct fuse_req *req, struct fuse_buf *in);
+void do_readlink(struct fuse_req *req, struct fuse_buf *in);
+void do_symlink(struct fuse_req *req, struct fuse_buf *in);
+void do_mknod(struct fuse_req *req, struct fuse_buf *in);
+void do_mkdir(struct fuse_req *req, struct fuse_buf *in);
+void do_unlink(struct fuse_req *req, struct fuse_buf *in);
+void do_rmdir(struct fuse_req *req, struct fuse_buf *in);
+void do_rename(struct fuse_req *req, struct fuse_buf *in);
+void do_rename2(struct fuse_req *req, struct fuse_buf *in);
+void do_link(struct fuse_req *req, struct fuse_buf *in);
+void do_statfs(struct fuse_req *req, struct fuse_buf *in);
+void do_access(struct fuse_req *req, struct fuse_buf *in);
+
+/* fuse_file.c: open files and their data */
+/* The guest asked us to clear set-user/group-ID (FUSE_HANDLE_KILLPRIV_V2 negotiated). */
+bool fuse_killpriv(const struct fuse_session *se);
+/* OPEN/OPENDIR reply for @fh; if it cannot be sent the handle is released. */
+void fuse_reply_open(struct fuse_req *req, uint64_t fh, bool dir);
+void do_open(struct fuse_req *req, struct fuse_buf *in);
+void do_create(struct fuse_req *req, struct fuse_buf *in);
+void do_read(struct fuse_req *req, struct fuse_buf *in);
+void do_write(struct fuse_req *req, struct fuse_buf *in);
+/* RELEASE and RELEASEDIR; FSYNC and FSYNCDIR. */
+void do_release(struct fuse_req *req, struct fuse_buf *in);
+void do_fsync(struct fuse_req *req, struct fuse_buf *in);
+void do_flush(struct fuse_req *req, struct fuse_buf *in);
+void do_fallocate(struct fuse_req *req, struct fuse_buf *in);
+void do_lseek(struct fuse_req *req, struct fuse_buf *in);
+void do_copy_file_range(struct fuse_req *req, struct fuse_buf *in);
+void do_syncfs(struct fuse_req *req, struct fuse_buf *in);
+void do_tmpfile(struct fuse_req *req, struct fuse_buf *in);
+
+/* fuse_dir.c: OPENDIR, READDIR and READDIRPLUS */
+void do_opendir(struct fuse_req *req, struct fuse_buf *in);
+void do_readdir(struct fuse_req *req, struct fuse_buf *in);
+
+/* fuse_xattr.c: extended attributes */
+void do_setxattr(struct fuse_req *req, struct fuse_buf *in);
+void do_getxattr(struct fuse_req *req, struct fuse_buf *in);
+void do_listxattr(struct fuse_req *req, struct fuse_buf *in);
+void do_removexattr(struct fuse_req *req, struct fuse_buf *in);
 
 /* fuse_lock.c */
 int fuse_lock_init(struct fuse_session *se);
