@@ -72,7 +72,7 @@ void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size)
 	d->shm_size = size;
 }
 
-static bool has_feature(const struct vu_dev *d, unsigned bit)
+bool vu_dev_has_feature(const struct vu_dev *d, unsigned bit)
 {
 	return d->features & (1ull << bit);
 }
@@ -639,7 +639,7 @@ int vu_dev_dispatch(struct vu_dev *d, struct vhost_user_msg *msg, int *fds, unsi
 		/* Ring layout flags may change: apply them across a restart. */
 		queues_stop_all(d);
 		d->features = msg->payload.u64;
-		d->log.enabled = has_feature(d, VHOST_F_LOG_ALL);
+		d->log.enabled = vu_dev_has_feature(d, VHOST_F_LOG_ALL);
 		queues_start_all(d);
 		break;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:

@@ -204,6 +204,8 @@ void vu_dev_set_shm_size(struct vu_dev *d, uint64_t size);
  */
 int vu_dev_backend_request(struct vu_dev *d, uint32_t req, const void *payload, uint32_t size,
 			   int fd);
+/* Did the frontend negotiate virtio/vhost feature @bit (SET_FEATURES)? */
+bool vu_dev_has_feature(const struct vu_dev *d, unsigned bit);
 /* Did the frontend negotiate protocol feature @bit? */
 bool vu_dev_has_protocol_feature(const struct vu_dev *d, unsigned bit);
 

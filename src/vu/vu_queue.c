@@ -382,8 +382,8 @@ int vu_queue_start(struct vu_dev *d, struct vu_queue *q)
 	pthread_mutex_lock(&q->lock);
 	/* num <= VQ_MAX_SIZE (32768) fits in 16 bits. */
 	vq_setup(&q->vq, (uint16_t)q->num, desc, avail, used, &d->mem, q->base,
-		 d->features & (1ull << VIRTIO_RING_F_EVENT_IDX),
-		 d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC));
+		 vu_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX),
+		 vu_dev_has_feature(d, VIRTIO_RING_F_INDIRECT_DESC));
 	q->vq.log = &d->log;
 	q->stop = false;
 	err = pthread_create(&q->thread, NULL, queue_thread, q);
