@@ -323,6 +323,12 @@ static int step_randread(struct bench *b, struct slot *s, bool time_up)
 	return 0;
 }
 
+/* seqread also runs a pass with a polling client (depth 1, when the client does not poll anyway). */
+static bool seqread_polling_pass(void)
+{
+	return cfg.depth == 1 && !cfg.spin_us;
+}
+
 static int step_seqread(struct bench *b, struct slot *s, bool time_up)
 {
 	if (s->step == 1) {
@@ -561,7 +567,7 @@ static int t_seqread(struct bench *b, double *m)
 	if (err)
 		return err;
 	m[0] = (double)b->bytes / t / 1e6;
-	if (cfg.depth == 1 && !cfg.spin_us) {
+	if (seqread_polling_pass()) {
 		/* m[1]: the same with a client that polls before it sleeps (see print_table). */
 		b->bytes = 0;
 		b->seconds = cfg.seconds / 2;
@@ -1155,7 +1161,7 @@ static void print_table(void)
 			if (cells[t][b].nok && !cells[t][b].nfail)
 				printf("; %s %.2f of it", cfg.col[b].name, host_ratio(&cells[t][b], false));
 		printf("\n");
-		if (cfg.depth == 1 && !cfg.spin_us) {
+		if (seqread_polling_pass()) {
 			printf("the same with a client that polls its used ring %u us before sleeping (a KVM guest's"
 			       " cpuidle-haltpoll default; this host may boot with guest_halt_poll_ns=0):", HALTPOLL_US);
 			for (unsigned int b = 0; b < cfg.ncols; b++)
